@@ -1,0 +1,205 @@
+"""Keras callbacks that hold a run to its budget and report on it."""
+
+import math
+
+import keras
+import numpy as np
+
+from budgeted_keras import budget as budget_lib
+
+# Callbacks that assign `optimizer.learning_rate` while training. Keras
+# forbids that assignment when the optimizer was built with a schedule, and
+# raises only when the callback first acts, possibly late in the run.
+_LR_SETTING_CALLBACKS = (
+    keras.callbacks.ReduceLROnPlateau,
+    keras.callbacks.LearningRateScheduler,
+)
+
+
+def _applied_updates(optimizer):
+    """Applied updates so far (Keras divides by the accumulation steps)."""
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
+def _accumulation_steps(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return inner.gradient_accumulation_steps or 1
+
+
+def _schedule_of(optimizer):
+    """The optimizer's `LearningRateSchedule`, or None for a fixed rate."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    # Keras keeps the schedule only in this attribute; `learning_rate`
+    # returns its current value.
+    schedule = getattr(inner, "_learning_rate", None)
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return schedule
+    return None
+
+
+def check_callbacks(callbacks, optimizer):
+    """Raises if a callback would fight the optimizer's schedule.
+
+    `ReduceLROnPlateau` and `LearningRateScheduler` set the optimizer's
+    learning rate, which Keras refuses when the rate is a schedule, and only
+    when they first act (for `ReduceLROnPlateau`, at the first plateau, which
+    can be most of the budget away). This check moves that failure to the
+    start of training. To lower the rate on a plateau within a budget, use a
+    budget-aware schedule instead; to hand-drive the rate, compile with a
+    float learning rate.
+
+    Args:
+        callbacks: Iterable of `keras.callbacks.Callback`.
+        optimizer: The model's `keras.optimizers.Optimizer`.
+
+    Raises:
+        ValueError: naming `callbacks` and the offending callback.
+    """
+    if _schedule_of(optimizer) is None:
+        return
+    for callback in callbacks or ():
+        if isinstance(callback, _LR_SETTING_CALLBACKS):
+            raise ValueError(
+                f"Argument `callbacks` holds {type(callback).__name__}, which "
+                "sets the learning rate, but the optimizer's learning rate is "
+                f"a schedule ({type(_schedule_of(optimizer)).__name__}) that "
+                "Keras will not let it overwrite. Remove the callback, or "
+                "compile with a float learning rate. Received: callbacks="
+                f"[..., {type(callback).__name__}(...), ...]"
+            )
+
+
+class BudgetCallback(keras.callbacks.Callback):
+    """Ends training after exactly `budget.steps` applied updates.
+
+    Training stops at the batch that applies the last update of the budget,
+    even in the middle of an epoch, and counts updates from
+    `optimizer.iterations`, so a run restored from a checkpoint (e.g. by
+    `keras.callbacks.BackupAndRestore`) stops at the same update. Updates
+    skipped by a `LossScaleOptimizer` (non-finite gradients) are not applied
+    and are not counted, exactly as the schedules do not advance on them.
+
+    After every batch and epoch it writes into `logs`:
+
+    - `learning_rate`: the rate used by the last update of that batch (read
+      from `optimizer.learning_rate` just before the batch);
+    - `budget_used`: applied updates / `budget.steps`, in [0, 1].
+
+    so `History`, `CSVLogger` and `TensorBoard` record them; list this
+    callback before those in `callbacks`. Use it with `model.fit(...,
+    epochs=budget.epochs_for(steps_per_epoch))` or call
+    `budgeted_keras.fit`, which also runs `check_callbacks`.
+
+    Args:
+        budget: A `budgeted_keras.Budget` or Python int >= 1 of updates.
+        verbose: Python int. 1 prints the budget at the start and the stop.
+
+    Raises:
+        ValueError (at the start of training): if the optimizer accumulates
+            gradients over a different number of batches than the budget, if
+            the optimizer's schedule was built for a different budget, if
+            `steps_per_execution` does not divide the budget's batches, or if
+            the budget is already used up.
+    """
+
+    def __init__(self, budget, verbose=0):
+        super().__init__()
+        self.budget = budget_lib.as_budget(budget)
+        self.verbose = verbose
+        self._next_learning_rate = None
+        self.stopped_at = None
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        accumulation = _accumulation_steps(optimizer)
+        if accumulation != self.budget.gradient_accumulation_steps:
+            raise ValueError(
+                "Argument `budget` counts one update per "
+                f"{self.budget.gradient_accumulation_steps} batch(es) but the "
+                f"optimizer accumulates {accumulation}. Build the budget with "
+                f"gradient_accumulation_steps={accumulation}. Received: "
+                f"budget={self.budget!r}"
+            )
+        schedule_budget = getattr(_schedule_of(optimizer), "budget", None)
+        if schedule_budget is not None and schedule_budget != self.budget:
+            raise ValueError(
+                "Argument `budget` differs from the budget of the optimizer's "
+                f"schedule ({schedule_budget!r}); the schedule would not end "
+                f"where training stops. Received: budget={self.budget!r}"
+            )
+        per_execution = getattr(self.model, "steps_per_execution", 1) or 1
+        if self.budget.batches % per_execution:
+            raise ValueError(
+                f"Argument `budget` spans {self.budget.batches} batches, not "
+                f"a multiple of the model's steps_per_execution="
+                f"{per_execution}, so training could not stop exactly at the "
+                f"budget. Received: budget={self.budget!r}"
+            )
+        done = _applied_updates(optimizer)
+        if done >= self.budget.steps:
+            raise ValueError(
+                f"Argument `budget` of {self.budget.steps} updates is already "
+                f"used: the optimizer has applied {done}. Received: "
+                f"budget={self.budget!r}"
+            )
+        self.stopped_at = None
+        if self.verbose:
+            print(
+                f"BudgetCallback: {self.budget.description}; "
+                f"{done} already applied."
+            )
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._next_learning_rate = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+
+    def _write_logs(self, logs, updates):
+        if logs is None:
+            return
+        if self._next_learning_rate is not None:
+            logs["learning_rate"] = self._next_learning_rate
+        logs["budget_used"] = min(updates / self.budget.steps, 1.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        updates = _applied_updates(self.model.optimizer)
+        self._write_logs(logs, updates)
+        if updates >= self.budget.steps and self.stopped_at is None:
+            self.stopped_at = updates
+            self.model.stop_training = True
+            if self.verbose:
+                print(f"\nBudgetCallback: budget reached at update {updates}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write_logs(logs, _applied_updates(self.model.optimizer))
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised by `FailOnNonFiniteLoss`."""
+
+
+class FailOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops a run loudly when the training loss becomes NaN or infinite.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which ends training quietly, it
+    raises `NonFiniteLossError` naming the range of updates in which the loss
+    went bad (the updates since the last batch seen with a finite loss).
+    """
+
+    def on_train_begin(self, logs=None):
+        self._last_finite = _applied_updates(self.model.optimizer)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        updates = _applied_updates(self.model.optimizer)
+        if math.isfinite(float(np.asarray(loss))):
+            self._last_finite = updates
+            return
+        self.model.stop_training = True
+        raise NonFiniteLossError(
+            f"Training loss became non-finite ({float(np.asarray(loss))}) "
+            f"between update {self._last_finite} and update {updates}. Lower "
+            "the learning rate or check the input data."
+        )
