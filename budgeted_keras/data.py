@@ -1,0 +1,228 @@
+"""Image-classification data as `tf.data` pipelines, offline by default.
+
+Two sources:
+
+- `"digits"`: scikit-learn's bundled handwritten digits (1,797 8x8 grey
+  images, 10 classes), which installs with the package and needs no download;
+  split 80/20 into train and test, stratified, with a fixed seed.
+- any TFDS image-classification dataset by name (`"cifar10"`, `"cifar100"`,
+  ...), read from `data_dir` with `download=False` unless `download=True`.
+
+A validation set is carved from the end of the training split; the test split
+is kept for the final number.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from budgeted_keras import _checks
+
+DIGITS = "digits"
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """Unbatched `(image, label)` datasets and what a model needs to know.
+
+    Attributes:
+        train: `tf.data.Dataset` of float32 images in [0, 1] and int32 labels.
+        validation: Same, or None when no validation set was asked for.
+        test: Same.
+        num_classes: Python int.
+        input_shape: Tuple of Python ints, `(height, width, channels)`.
+        train_size: Python int, examples in `train`.
+        description: Python str, where the data came from.
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    num_classes: int
+    input_shape: tuple
+    train_size: int
+    description: str
+
+
+class DatasetNotFoundError(ValueError):
+    """Raised when a TFDS dataset is not prepared under `data_dir`."""
+
+
+def _slice(n, validation_size, train_subset):
+    """Index ranges (train, validation) inside `n` training examples."""
+    validation_size = _checks.integer(
+        "validation_size", validation_size, minimum=0
+    )
+    if validation_size >= n:
+        raise ValueError(
+            f"Argument `validation_size` must be < the {n} training "
+            f"examples. Received: validation_size={validation_size}"
+        )
+    available = n - validation_size
+    if train_subset is None:
+        train_end = available
+    else:
+        train_end = _checks.integer("train_subset", train_subset)
+        if train_end > available:
+            raise ValueError(
+                f"Argument `train_subset` must be <= the {available} training "
+                "examples left after the validation set. "
+                f"Received: train_subset={train_subset}"
+            )
+    return (0, train_end), (available, n)
+
+
+def _load_digits(validation_size, train_subset):
+    from sklearn import datasets as sk_datasets
+    from sklearn import model_selection
+
+    digits = sk_datasets.load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., np.newaxis]
+    labels = digits.target.astype("int32")
+    x_train, x_test, y_train, y_test = model_selection.train_test_split(
+        images, labels, test_size=0.2, stratify=labels, random_state=0
+    )
+    (t0, t1), (v0, v1) = _slice(len(x_train), validation_size, train_subset)
+
+    def make(x, y):
+        return tf.data.Dataset.from_tensor_slices((x, y))
+
+    return Splits(
+        train=make(x_train[t0:t1], y_train[t0:t1]),
+        validation=(
+            make(x_train[v0:v1], y_train[v0:v1]) if v1 > v0 else None
+        ),
+        test=make(x_test, y_test),
+        num_classes=10,
+        input_shape=(8, 8, 1),
+        train_size=t1 - t0,
+        description="scikit-learn digits (1797 8x8 images; 80/20 split)",
+    )
+
+
+def _load_tfds(name, data_dir, download, validation_size, train_subset):
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # TFDS raises several types for bad names.
+        raise DatasetNotFoundError(
+            f"Argument `dataset` is not a TFDS dataset this installation "
+            f"knows ({error}). Received: dataset={name!r}"
+        ) from error
+    if not download and not builder.is_prepared():
+        where = data_dir or os.environ.get(
+            "TFDS_DATA_DIR", "~/tensorflow_datasets"
+        )
+        raise DatasetNotFoundError(
+            f"Argument `dataset` names {name!r}, which is not prepared under "
+            f"data_dir={where!r}. Point `data_dir` at a folder holding "
+            f"{builder.info.full_name}, prepare it with `tfds build {name} "
+            "--data_dir=...` (some datasets, like imagenet2012, need their "
+            "files downloaded by hand first, as the TFDS catalog describes), "
+            "or allow downloading. Received: dataset="
+            f"{name!r}, data_dir={data_dir!r}"
+        )
+    if download:
+        builder.download_and_prepare()
+    info = builder.info
+    if "image" not in info.features or "label" not in info.features:
+        raise ValueError(
+            "Argument `dataset` must be an image-classification dataset with "
+            f"'image' and 'label' features. Received: dataset={name!r}"
+        )
+    n = info.splits["train"].num_examples
+    (t0, t1), (v0, v1) = _slice(n, validation_size, train_subset)
+    test_split = "test" if "test" in info.splits else "validation"
+
+    def make(split):
+        ds = builder.as_dataset(split=split, as_supervised=True)
+        return ds.map(
+            lambda x, y: (tf.cast(x, "float32") / 255.0, tf.cast(y, "int32")),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+    return Splits(
+        train=make(f"train[{t0}:{t1}]"),
+        validation=make(f"train[{v0}:{v1}]") if v1 > v0 else None,
+        test=make(test_split),
+        num_classes=info.features["label"].num_classes,
+        input_shape=tuple(info.features["image"].shape),
+        train_size=t1 - t0,
+        description=(
+            f"TFDS {info.full_name}: train[{t0}:{t1}], validation "
+            f"train[{v0}:{v1}], {test_split}"
+        ),
+    )
+
+
+def load(
+    name=DIGITS,
+    *,
+    data_dir=None,
+    download=False,
+    validation_size=0,
+    train_subset=None,
+):
+    """Loads an image-classification dataset as `Splits`.
+
+    Args:
+        name: Python str. `"digits"` or a TFDS dataset name.
+        data_dir: Optional Python str. TFDS data folder.
+        download: Python bool. Whether TFDS may download and prepare the
+            data; off by default, so that a missing dataset is an error.
+        validation_size: Python int >= 0. Examples held out from the end of
+            the training split as a validation set.
+        train_subset: Optional Python int >= 1. Use only the first this many
+            remaining training examples.
+
+    Raises:
+        DatasetNotFoundError: if a TFDS dataset is unknown or not prepared
+            and `download` is False; the message says how to provide it.
+        ValueError: for invalid sizes.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"Argument `dataset` must be a dataset name. Received: {name!r}"
+        )
+    if name == DIGITS:
+        return _load_digits(validation_size, train_subset)
+    return _load_tfds(name, data_dir, download, validation_size, train_subset)
+
+
+def batches(dataset, batch_size, *, shuffle_seed=None, augment=False):
+    """Batches an unbatched split into a cached, prefetched pipeline.
+
+    Args:
+        dataset: Unbatched `tf.data.Dataset` of `(image, label)`.
+        batch_size: Python int >= 1.
+        shuffle_seed: Optional Python int. Reshuffle every epoch, with this
+            seed so that the data order is the same for the same seed; None
+            keeps the order (evaluation).
+        augment: Python bool. Random horizontal flip and 4-pixel translation
+            (pad and random crop), the usual CIFAR augmentation.
+
+    Returns:
+        A batched `tf.data.Dataset` of known cardinality (the last batch may
+        be smaller).
+    """
+    batch_size = _checks.integer("batch_size", batch_size)
+    dataset = dataset.cache()
+    if shuffle_seed is not None:
+        size = int(dataset.cardinality())
+        dataset = dataset.shuffle(
+            max(size, 1), seed=shuffle_seed, reshuffle_each_iteration=True
+        )
+    if augment:
+        dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _augment(image, label):
+    height, width, channels = image.shape
+    image = tf.image.random_flip_left_right(image)
+    image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
+    image = tf.image.random_crop(image, [height, width, channels])
+    return image, label
