@@ -1,5 +1,7 @@
 """`fit`: `model.fit` for exactly the updates a budget allows."""
 
+import tensorflow as tf
+
 from budgeted_keras import budget as budget_lib
 from budgeted_keras import callbacks as callbacks_lib
 
@@ -50,6 +52,9 @@ def fit(model, x, budget, *, steps_per_epoch=None, callbacks=None, **kwargs):
     else:
         kwargs["steps_per_epoch"] = steps_per_epoch
     epochs = budget.epochs_for(steps_per_epoch)
+    if isinstance(x, tf.data.Dataset):
+        # A dataset carries its own shuffling; Keras warns on the default.
+        kwargs.setdefault("shuffle", False)
     return model.fit(
         x,
         epochs=epochs,

@@ -12,110 +12,19 @@ when the budget is spent). From the repository root:
 """
 
 from absl import app
-from absl import flags
 
-from budgeted_keras import models as models_lib
-from budgeted_keras import schedules
+from experiments import train_flags
 from experiments import train_lib
-
-_DEFAULTS = train_lib.TrainConfig()
-
-BUDGET = flags.DEFINE_float(
-    "budget", _DEFAULTS.budget, "Fraction of the full budget (> 0)."
-)
-FULL_EPOCHS = flags.DEFINE_float(
-    "full_epochs", _DEFAULTS.full_epochs, "Epochs of the full (100%) budget."
-)
-SCHEDULE = flags.DEFINE_enum(
-    "schedule",
-    _DEFAULTS.schedule,
-    schedules.names() + ["htd", "poly", "exp"],
-    "Budget-aware learning-rate schedule.",
-)
-DATASET = flags.DEFINE_string(
-    "dataset",
-    _DEFAULTS.dataset,
-    "'digits' (scikit-learn, offline) or a TFDS image-classification name.",
-)
-DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder.")
-MODEL = flags.DEFINE_enum(
-    "model", _DEFAULTS.model, models_lib.names(), "Classifier to train."
-)
-BATCH_SIZE = flags.DEFINE_integer(
-    "batch_size", _DEFAULTS.batch_size, "Examples per batch.", lower_bound=1
-)
-LEARNING_RATE = flags.DEFINE_float(
-    "learning_rate",
-    _DEFAULTS.learning_rate,
-    "Base learning rate.",
-    lower_bound=0.0,
-)
-OPTIMIZER = flags.DEFINE_enum(
-    "optimizer", _DEFAULTS.optimizer, list(train_lib.OPTIMIZERS), "Optimizer."
-)
-WEIGHT_DECAY = flags.DEFINE_float(
-    "weight_decay", _DEFAULTS.weight_decay, "Weight decay.", lower_bound=0.0
-)
-WARMUP = flags.DEFINE_float(
-    "warmup", 0.0, "Warmup as a fraction of the budget, in [0, 1)."
-)
-VALIDATION_SIZE = flags.DEFINE_integer(
-    "validation_size",
-    _DEFAULTS.validation_size,
-    "Training examples held out for validation.",
-    lower_bound=0,
-)
-TRAIN_SUBSET = flags.DEFINE_integer(
-    "train_subset", None, "Train on only this many examples.", lower_bound=1
-)
-AUGMENT = flags.DEFINE_bool(
-    "augment", _DEFAULTS.augment, "Random flips and translations."
-)
-BN_MOMENTUM = flags.DEFINE_float(
-    "bn_momentum", _DEFAULTS.bn_momentum, "BatchNormalization momentum."
-)
-SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Random seed.")
-OUTPUT_DIR = flags.DEFINE_string(
-    "output_dir", _DEFAULTS.output_dir, "Where result.json is written."
-)
-VERBOSE = flags.DEFINE_enum(
-    "verbose", "auto", ["auto", "0", "1", "2"], "model.fit verbosity."
-)
-
-
-def config_from_flags():
-    """The `TrainConfig` the command line asks for."""
-    return train_lib.TrainConfig(
-        budget=BUDGET.value,
-        full_epochs=FULL_EPOCHS.value,
-        schedule=SCHEDULE.value,
-        dataset=DATASET.value,
-        data_dir=DATA_DIR.value,
-        model=MODEL.value,
-        batch_size=BATCH_SIZE.value,
-        learning_rate=LEARNING_RATE.value,
-        optimizer=OPTIMIZER.value,
-        weight_decay=WEIGHT_DECAY.value,
-        warmup_fraction=WARMUP.value,
-        validation_size=VALIDATION_SIZE.value,
-        train_subset=TRAIN_SUBSET.value,
-        augment=AUGMENT.value,
-        bn_momentum=BN_MOMENTUM.value,
-        seed=SEED.value,
-        output_dir=OUTPUT_DIR.value,
-        verbose=VERBOSE.value if VERBOSE.value == "auto" else int(VERBOSE.value),
-    )
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    config = config_from_flags()
     try:
-        train_lib.validate(config)
+        experiment = train_lib.prepare(train_flags.config_from_flags())
     except ValueError as error:
         raise app.UsageError(str(error)) from error
-    train_lib.train_and_evaluate(config)
+    train_lib.train_and_evaluate(experiment)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import keras
 from absl import logging
 
 import budgeted_keras as bk
+from budgeted_keras import _checks
 from budgeted_keras import data as data_lib
 from budgeted_keras import models as models_lib
 
@@ -91,38 +92,62 @@ def validate(config):
     Raises:
         ValueError: naming the first invalid field.
     """
-    bk.Budget(epochs=config.full_epochs, steps_per_epoch=1)
+    _checks.number("budget", config.budget, minimum=0, strict=True)
+    _checks.number("full_epochs", config.full_epochs, minimum=0, strict=True)
+    _checks.integer("batch_size", config.batch_size)
+    _checks.number("weight_decay", config.weight_decay, minimum=0)
+    _checks.number("bn_momentum", config.bn_momentum, minimum=0)
+    if config.bn_momentum >= 1:
+        raise ValueError(
+            "Argument `bn_momentum` must be < 1. "
+            f"Received: bn_momentum={config.bn_momentum!r}"
+        )
+    _checks.integer("validation_size", config.validation_size, minimum=0)
+    if config.train_subset is not None:
+        _checks.integer("train_subset", config.train_subset)
     if config.optimizer not in OPTIMIZERS:
-        make_optimizer(config.optimizer, 0.0, 0.0)
-    bk.schedules.canonical_name(config.schedule)
+        raise ValueError(
+            f"Argument `optimizer` must be one of {OPTIMIZERS}. "
+            f"Received: optimizer={config.optimizer!r}"
+        )
     if config.model not in models_lib.names():
-        models_lib.build(config.model, (1, 1, 1), 2)
+        raise ValueError(
+            f"Argument `model` must be one of {models_lib.names()}. "
+            f"Received: model={config.model!r}"
+        )
+    # Builds a throw-away schedule to check its name and arguments.
     bk.schedules.get(
         config.schedule,
         initial_learning_rate=config.learning_rate,
         budget=1000,
         warmup_fraction=config.warmup_fraction or None,
     )
-    if not 0 < config.budget or config.budget != config.budget:
-        raise ValueError(
-            f"Argument `budget` must be a fraction > 0 of the full budget. "
-            f"Received: budget={config.budget!r}"
-        )
-    if config.weight_decay < 0:
-        raise ValueError(
-            "Argument `weight_decay` must be >= 0. "
-            f"Received: weight_decay={config.weight_decay!r}"
-        )
 
 
-def train_and_evaluate(config):
-    """Trains under the configured budget, evaluates, writes `result.json`.
+@dataclasses.dataclass
+class Experiment:
+    """A prepared run: data, budget and compiled model, before training."""
 
-    Returns:
-        The result as a dict (also written to `<output_dir>/result.json`).
+    config: TrainConfig
+    splits: data_lib.Splits
+    train: object
+    full_budget: bk.Budget
+    budget: bk.Budget
+    schedule: object
+    model: object
+
+
+def prepare(config):
+    """Validates `config`, loads the data, resolves the budget, builds model.
+
+    Everything that can fail on a bad configuration fails here, before any
+    training.
+
+    Raises:
+        ValueError: naming the invalid setting (also
+            `data.DatasetNotFoundError`).
     """
     validate(config)
-    start = time.time()
     keras.utils.set_random_seed(config.seed)
     splits = data_lib.load(
         config.dataset,
@@ -152,7 +177,6 @@ def train_and_evaluate(config):
         f"{config.budget:g}", full.description, budget.steps,
         budget.epochs_for(steps_per_epoch), steps_per_epoch,
     )
-
     model = models_lib.build(
         config.model,
         splits.input_shape,
@@ -167,6 +191,28 @@ def train_and_evaluate(config):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    return Experiment(config, splits, train, full, budget, schedule, model)
+
+
+def train_and_evaluate(config_or_experiment):
+    """Trains under the configured budget, evaluates, writes `result.json`.
+
+    Args:
+        config_or_experiment: A `TrainConfig`, or the `Experiment` that
+            `prepare` returned for it.
+
+    Returns:
+        The result as a dict (also written to `<output_dir>/result.json`).
+    """
+    start = time.time()
+    experiment = config_or_experiment
+    if isinstance(experiment, TrainConfig):
+        experiment = prepare(experiment)
+    config, splits, model = (
+        experiment.config, experiment.splits, experiment.model
+    )
+    budget, full = experiment.budget, experiment.full_budget
+    schedule = experiment.schedule
     validation = (
         data_lib.batches(splits.validation, config.batch_size)
         if splits.validation is not None
@@ -174,7 +220,7 @@ def train_and_evaluate(config):
     )
     history = bk.fit(
         model,
-        train,
+        experiment.train,
         budget,
         validation_data=validation,
         callbacks=[bk.callbacks.FailOnNonFiniteLoss()],
