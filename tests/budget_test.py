@@ -228,8 +228,12 @@ class BudgetSerializationTest(parameterized.TestCase):
         self.assertEqual(budget_lib.as_budget(value).steps, expected_steps)
 
     @parameterized.named_parameters(
-        ("zero", 0), ("negative", -1), ("float", 2.0), ("bool", True),
-        ("string", "10"), ("none", None),
+        ("zero", 0),
+        ("negative", -1),
+        ("float", 2.0),
+        ("bool", True),
+        ("string", "10"),
+        ("none", None),
     )
     def test_as_budget_bad(self, value):
         with self.assertRaisesRegex(ValueError, "`budget`"):
@@ -244,10 +248,16 @@ class BudgetBadInputTest(parameterized.TestCase):
     """Each bad input raises ValueError naming the argument at fault."""
 
     @parameterized.named_parameters(
-        ("steps_and_epochs", dict(steps=10, epochs=1, steps_per_epoch=5),
-         "epochs"),
-        ("steps_and_examples", dict(steps=10, examples=5, batch_size=1),
-         "examples"),
+        (
+            "steps_and_epochs",
+            dict(steps=10, epochs=1, steps_per_epoch=5),
+            "epochs",
+        ),
+        (
+            "steps_and_examples",
+            dict(steps=10, examples=5, batch_size=1),
+            "examples",
+        ),
         ("no_unit", dict(), "steps"),
         ("steps_zero", dict(steps=0), "steps"),
         ("steps_negative", dict(steps=-1), "steps"),
@@ -266,22 +276,40 @@ class BudgetBadInputTest(parameterized.TestCase):
             dict(epochs=2, steps_per_epoch=7, dataset=_batched_dataset(7)),
             "dataset",
         ),
-        ("steps_per_epoch_zero", dict(epochs=2, steps_per_epoch=0),
-         "steps_per_epoch"),
-        ("steps_per_epoch_fractional", dict(epochs=2, steps_per_epoch=2.5),
-         "steps_per_epoch"),
-        ("steps_per_epoch_without_epochs", dict(steps=10, steps_per_epoch=5),
-         "steps_per_epoch"),
-        ("dataset_without_epochs",
-         dict(steps=10, dataset=_batched_dataset(7)), "dataset"),
-        ("batch_size_without_examples", dict(steps=10, batch_size=32),
-         "batch_size"),
+        (
+            "steps_per_epoch_zero",
+            dict(epochs=2, steps_per_epoch=0),
+            "steps_per_epoch",
+        ),
+        (
+            "steps_per_epoch_fractional",
+            dict(epochs=2, steps_per_epoch=2.5),
+            "steps_per_epoch",
+        ),
+        (
+            "steps_per_epoch_without_epochs",
+            dict(steps=10, steps_per_epoch=5),
+            "steps_per_epoch",
+        ),
+        (
+            "dataset_without_epochs",
+            dict(steps=10, dataset=_batched_dataset(7)),
+            "dataset",
+        ),
+        (
+            "batch_size_without_examples",
+            dict(steps=10, batch_size=32),
+            "batch_size",
+        ),
         ("examples_without_batch_size", dict(examples=1000), "batch_size"),
         ("examples_zero", dict(examples=0, batch_size=10), "examples"),
         ("examples_nan", dict(examples=_NAN, batch_size=10), "examples"),
         ("batch_size_zero", dict(examples=100, batch_size=0), "batch_size"),
-        ("batch_size_fractional", dict(examples=100, batch_size=0.5),
-         "batch_size"),
+        (
+            "batch_size_fractional",
+            dict(examples=100, batch_size=0.5),
+            "batch_size",
+        ),
         (
             "dataset_unknown_cardinality",
             dict(epochs=1, dataset=_batched_dataset(7).filter(lambda x: True)),
@@ -297,13 +325,17 @@ class BudgetBadInputTest(parameterized.TestCase):
             dict(epochs=1, dataset=tf.data.Dataset.range(0).batch(2)),
             "dataset",
         ),
-        ("dataset_without_length", dict(epochs=1, dataset=object()),
-         "dataset"),
-        ("accumulation_zero", dict(steps=10, gradient_accumulation_steps=0),
-         "gradient_accumulation_steps"),
-        ("accumulation_fractional",
-         dict(steps=10, gradient_accumulation_steps=1.5),
-         "gradient_accumulation_steps"),
+        ("dataset_without_length", dict(epochs=1, dataset=object()), "dataset"),
+        (
+            "accumulation_zero",
+            dict(steps=10, gradient_accumulation_steps=0),
+            "gradient_accumulation_steps",
+        ),
+        (
+            "accumulation_fractional",
+            dict(steps=10, gradient_accumulation_steps=1.5),
+            "gradient_accumulation_steps",
+        ),
         # 3 batches cannot complete one update of 4 accumulated batches.
         (
             "epochs_below_one_accumulated_update",
@@ -317,8 +349,11 @@ class BudgetBadInputTest(parameterized.TestCase):
             "examples",
         ),
         # 0.04 x 10 = 0.4 batches rounds to 0.
-        ("epochs_below_one_batch", dict(epochs=0.04, steps_per_epoch=10),
-         "epochs"),
+        (
+            "epochs_below_one_batch",
+            dict(epochs=0.04, steps_per_epoch=10),
+            "epochs",
+        ),
     )
     def test_bad_budget(self, kwargs, argument):
         with self.assertRaisesRegex(ValueError, f"`{argument}`"):

@@ -6,6 +6,7 @@ own code), with `lr0 = 0.1` and a budget of `T = 300` updates unless a case
 says otherwise. The step convention is 0-based: update `t` uses `p = t / T`.
 """
 
+import itertools
 import json
 import math
 
@@ -146,38 +147,80 @@ class ReferenceValuesTest(parameterized.TestCase):
         ("t10_7", dict(budget=10), 7, 0.01),
         ("half_49", dict(budget=100, milestones=(0.5,), factor=0.5), 49, 1.0),
         ("half_50", dict(budget=100, milestones=(0.5,), factor=0.5), 50, 0.5),
-        ("half_100", dict(budget=100, milestones=(0.5,), factor=0.5), 100,
-         0.5),
+        ("half_100", dict(budget=100, milestones=(0.5,), factor=0.5), 100, 0.5),
         # Milestones at 2.5 -> 3, 5 and 10 updates of T = 10, factor 0.5.
-        ("quarters_2", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                            factor=0.5), 2, 1.0),
-        ("quarters_3", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                            factor=0.5), 3, 0.5),
-        ("quarters_5", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                            factor=0.5), 5, 0.25),
-        ("quarters_9", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                            factor=0.5), 9, 0.25),
-        ("quarters_10", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                             factor=0.5), 10, 0.125),
-        ("quarters_99", dict(budget=10, milestones=(0.25, 0.5, 1.0),
-                             factor=0.5), 99, 0.125),
+        (
+            "quarters_2",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            2,
+            1.0,
+        ),
+        (
+            "quarters_3",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            3,
+            0.5,
+        ),
+        (
+            "quarters_5",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            5,
+            0.25,
+        ),
+        (
+            "quarters_9",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            9,
+            0.25,
+        ),
+        (
+            "quarters_10",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            10,
+            0.125,
+        ),
+        (
+            "quarters_99",
+            dict(budget=10, milestones=(0.25, 0.5, 1.0), factor=0.5),
+            99,
+            0.125,
+        ),
     )
     def test_step_milestones(self, kwargs, step, expected):
         schedule = schedules.Step(1.0, **kwargs)
         _assert_close(self, _value(schedule, step), expected)
 
     @parameterized.named_parameters(
-        ("exponential_rate_5", schedules.Exponential, dict(rate=5.0),
-         lambda p: math.exp(-5.0 * p)),
-        ("polynomial_power_2", schedules.Polynomial, dict(power=2.0),
-         lambda p: (1.0 - p) ** 2),
-        ("htd_symmetric", schedules.HyperbolicTangent,
-         dict(lower=-3.0, upper=3.0),
-         lambda p: 0.5 * (1.0 - math.tanh(-3.0 + 6.0 * p))),
-        ("inverse_time_rate_10", schedules.InverseTime, dict(rate=10.0),
-         lambda p: 1.0 / (1.0 + 10.0 * p)),
-        ("exponential_rate_0", schedules.Exponential, dict(rate=0.0),
-         lambda p: 1.0),
+        (
+            "exponential_rate_5",
+            schedules.Exponential,
+            dict(rate=5.0),
+            lambda p: math.exp(-5.0 * p),
+        ),
+        (
+            "polynomial_power_2",
+            schedules.Polynomial,
+            dict(power=2.0),
+            lambda p: (1.0 - p) ** 2,
+        ),
+        (
+            "htd_symmetric",
+            schedules.HyperbolicTangent,
+            dict(lower=-3.0, upper=3.0),
+            lambda p: 0.5 * (1.0 - math.tanh(-3.0 + 6.0 * p)),
+        ),
+        (
+            "inverse_time_rate_10",
+            schedules.InverseTime,
+            dict(rate=10.0),
+            lambda p: 1.0 / (1.0 + 10.0 * p),
+        ),
+        (
+            "exponential_rate_0",
+            schedules.Exponential,
+            dict(rate=0.0),
+            lambda p: 1.0,
+        ),
     )
     def test_shape_parameters(self, cls, kwargs, factor):
         schedule = cls(0.2, 50, **kwargs)
@@ -220,7 +263,7 @@ class PastBudgetTest(parameterized.TestCase):
         schedule = _CLASSES[name](LR0, TOTAL)
         values = [_value(schedule, step) for step in range(0, 320, 7)]
         self.assertTrue(all(v >= 0 and math.isfinite(v) for v in values))
-        self.assertTrue(all(b <= a for a, b in zip(values, values[1:])))
+        self.assertTrue(all(b <= a for a, b in itertools.pairwise(values)))
 
     @parameterized.named_parameters(*[(name, name) for name in _NAMES])
     def test_negative_step_is_start(self, name):
@@ -398,9 +441,7 @@ class WarmupTest(parameterized.TestCase):
             self.assertEqual(_value(schedule, 0), 0.0)
         with self.subTest("ramp"):
             for step in (1, 10, 29):
-                _assert_close(
-                    self, _value(schedule, step), LR0 * step / warmup
-                )
+                _assert_close(self, _value(schedule, step), LR0 * step / warmup)
         with self.subTest("continuous_at_end_of_warmup"):
             at_end = _value(schedule, warmup)
             # The ramp's limit at t = W is lr0; the decay starts at lr0 f(0).
@@ -443,8 +484,11 @@ class WarmupTest(parameterized.TestCase):
         ("steps_equal", dict(warmup_steps=300), "warmup_steps"),
         ("steps_longer", dict(warmup_steps=301), "warmup_steps"),
         # round(0.999 * 300) = 300 updates.
-        ("fraction_rounds_to_budget", dict(warmup_fraction=0.999),
-         "warmup_fraction"),
+        (
+            "fraction_rounds_to_budget",
+            dict(warmup_fraction=0.999),
+            "warmup_fraction",
+        ),
     )
     def test_warmup_not_shorter_than_budget(self, kwargs, argument):
         for name in _NAMES:
@@ -530,9 +574,7 @@ class FactoryTest(parameterized.TestCase):
                 )
                 self.assertIs(type(schedule), _CLASSES[name])
                 self.assertEqual(schedules.canonical_name(name), name)
-                _assert_close(
-                    self, _value(schedule, 150), _expected(name, 150)
-                )
+                _assert_close(self, _value(schedule, 150), _expected(name, 150))
 
     @parameterized.named_parameters(
         ("htd", "htd", schedules.HyperbolicTangent),
@@ -650,22 +692,37 @@ def _schedule_cases():
     """(name, schedule) pairs covering every public schedule class."""
     cases = [(name, _CLASSES[name](LR0, TOTAL)) for name in _NAMES]
     cases += [
-        ("step_custom", schedules.Step(
-            LR0, TOTAL, milestones=(0.5, 0.75), factor=0.2)),
+        (
+            "step_custom",
+            schedules.Step(LR0, TOTAL, milestones=(0.5, 0.75), factor=0.2),
+        ),
         ("exponential_rate", schedules.Exponential(LR0, TOTAL, rate=3.0)),
         ("polynomial_power", schedules.Polynomial(LR0, TOTAL, power=2.0)),
-        ("htd_bounds", schedules.HyperbolicTangent(
-            LR0, TOTAL, lower=-2.0, upper=4.0)),
+        (
+            "htd_bounds",
+            schedules.HyperbolicTangent(LR0, TOTAL, lower=-2.0, upper=4.0),
+        ),
         ("inverse_time_rate", schedules.InverseTime(LR0, TOTAL, rate=7.0)),
         ("linear_warmup", schedules.Linear(LR0, TOTAL, warmup_steps=20)),
-        ("cosine_warmup_fraction", schedules.Cosine(
-            LR0, TOTAL, warmup_fraction=0.1, name="cos_warm")),
-        ("linear_accumulation", schedules.Linear(
-            LR0, Budget(steps=TOTAL, gradient_accumulation_steps=2))),
+        (
+            "cosine_warmup_fraction",
+            schedules.Cosine(LR0, TOTAL, warmup_fraction=0.1, name="cos_warm"),
+        ),
+        (
+            "linear_accumulation",
+            schedules.Linear(
+                LR0, Budget(steps=TOTAL, gradient_accumulation_steps=2)
+            ),
+        ),
         ("rescaled_piecewise", schedules.Rescaled(_piecewise(), 9000, 900)),
-        ("rescaled_budget_aware", schedules.Rescaled(
-            schedules.Step(LR0, 3000), 3000, Budget(
-                steps=TOTAL, gradient_accumulation_steps=2))),
+        (
+            "rescaled_budget_aware",
+            schedules.Rescaled(
+                schedules.Step(LR0, 3000),
+                3000,
+                Budget(steps=TOTAL, gradient_accumulation_steps=2),
+            ),
+        ),
     ]
     return cases
 
@@ -679,9 +736,7 @@ class SerializationTest(parameterized.TestCase):
         self.assertEqual(restored.get_config(), schedule.get_config())
         for step in _ROUND_TRIP_STEPS:
             with self.subTest(step=step):
-                self.assertEqual(
-                    _value(restored, step), _value(schedule, step)
-                )
+                self.assertEqual(_value(restored, step), _value(schedule, step))
 
     @parameterized.named_parameters(*_schedule_cases())
     def test_config_round_trip(self, schedule):
@@ -715,65 +770,151 @@ class BadArgumentTest(parameterized.TestCase):
     """Each bad argument raises ValueError naming the argument."""
 
     @parameterized.named_parameters(
-        ("lr_negative", schedules.Linear, dict(initial_learning_rate=-0.1),
-         "initial_learning_rate"),
-        ("lr_nan", schedules.Cosine, dict(initial_learning_rate=_NAN),
-         "initial_learning_rate"),
-        ("lr_inf", schedules.Step, dict(initial_learning_rate=_INF),
-         "initial_learning_rate"),
-        ("lr_string", schedules.Linear, dict(initial_learning_rate="0.1"),
-         "initial_learning_rate"),
-        ("lr_none", schedules.Linear, dict(initial_learning_rate=None),
-         "initial_learning_rate"),
+        (
+            "lr_negative",
+            schedules.Linear,
+            dict(initial_learning_rate=-0.1),
+            "initial_learning_rate",
+        ),
+        (
+            "lr_nan",
+            schedules.Cosine,
+            dict(initial_learning_rate=_NAN),
+            "initial_learning_rate",
+        ),
+        (
+            "lr_inf",
+            schedules.Step,
+            dict(initial_learning_rate=_INF),
+            "initial_learning_rate",
+        ),
+        (
+            "lr_string",
+            schedules.Linear,
+            dict(initial_learning_rate="0.1"),
+            "initial_learning_rate",
+        ),
+        (
+            "lr_none",
+            schedules.Linear,
+            dict(initial_learning_rate=None),
+            "initial_learning_rate",
+        ),
         ("power_zero", schedules.Polynomial, dict(power=0.0), "power"),
         ("power_negative", schedules.Polynomial, dict(power=-1.0), "power"),
         ("power_nan", schedules.Polynomial, dict(power=_NAN), "power"),
-        ("exponential_rate_negative", schedules.Exponential,
-         dict(rate=-1.0), "rate"),
-        ("inverse_time_rate_negative", schedules.InverseTime,
-         dict(rate=-1.0), "rate"),
-        ("inverse_time_rate_inf", schedules.InverseTime, dict(rate=_INF),
-         "rate"),
-        ("milestones_empty", schedules.Step, dict(milestones=()),
-         "milestones"),
-        ("milestones_none", schedules.Step, dict(milestones=None),
-         "milestones"),
-        ("milestones_decreasing", schedules.Step,
-         dict(milestones=(0.5, 0.3)), "milestones"),
-        ("milestones_repeated", schedules.Step,
-         dict(milestones=(0.5, 0.5)), "milestones"),
-        ("milestones_above_one", schedules.Step,
-         dict(milestones=(0.5, 1.5)), "milestones"),
-        ("milestones_zero", schedules.Step, dict(milestones=(0.0, 0.5)),
-         "milestones"),
-        ("milestones_nan", schedules.Step, dict(milestones=(_NAN,)),
-         "milestones"),
+        (
+            "exponential_rate_negative",
+            schedules.Exponential,
+            dict(rate=-1.0),
+            "rate",
+        ),
+        (
+            "inverse_time_rate_negative",
+            schedules.InverseTime,
+            dict(rate=-1.0),
+            "rate",
+        ),
+        (
+            "inverse_time_rate_inf",
+            schedules.InverseTime,
+            dict(rate=_INF),
+            "rate",
+        ),
+        ("milestones_empty", schedules.Step, dict(milestones=()), "milestones"),
+        (
+            "milestones_none",
+            schedules.Step,
+            dict(milestones=None),
+            "milestones",
+        ),
+        (
+            "milestones_decreasing",
+            schedules.Step,
+            dict(milestones=(0.5, 0.3)),
+            "milestones",
+        ),
+        (
+            "milestones_repeated",
+            schedules.Step,
+            dict(milestones=(0.5, 0.5)),
+            "milestones",
+        ),
+        (
+            "milestones_above_one",
+            schedules.Step,
+            dict(milestones=(0.5, 1.5)),
+            "milestones",
+        ),
+        (
+            "milestones_zero",
+            schedules.Step,
+            dict(milestones=(0.0, 0.5)),
+            "milestones",
+        ),
+        (
+            "milestones_nan",
+            schedules.Step,
+            dict(milestones=(_NAN,)),
+            "milestones",
+        ),
         ("factor_negative", schedules.Step, dict(factor=-0.1), "factor"),
         ("factor_nan", schedules.Step, dict(factor=_NAN), "factor"),
-        ("upper_below_lower", schedules.HyperbolicTangent,
-         dict(lower=3.0, upper=-6.0), "upper"),
-        ("upper_equals_lower", schedules.HyperbolicTangent,
-         dict(lower=1.0, upper=1.0), "upper"),
-        ("lower_nan", schedules.HyperbolicTangent, dict(lower=_NAN),
-         "lower"),
+        (
+            "upper_below_lower",
+            schedules.HyperbolicTangent,
+            dict(lower=3.0, upper=-6.0),
+            "upper",
+        ),
+        (
+            "upper_equals_lower",
+            schedules.HyperbolicTangent,
+            dict(lower=1.0, upper=1.0),
+            "upper",
+        ),
+        ("lower_nan", schedules.HyperbolicTangent, dict(lower=_NAN), "lower"),
         ("budget_zero", schedules.Linear, dict(budget=0), "budget"),
         ("budget_negative", schedules.Linear, dict(budget=-5), "budget"),
         ("budget_string", schedules.Linear, dict(budget="x"), "budget"),
         ("budget_float", schedules.Linear, dict(budget=1.5), "budget"),
         ("budget_bool", schedules.Linear, dict(budget=True), "budget"),
         ("budget_none", schedules.Linear, dict(budget=None), "budget"),
-        ("both_warmups", schedules.Linear,
-         dict(warmup_steps=10, warmup_fraction=0.1), "warmup_steps"),
-        ("warmup_fraction_one", schedules.Linear,
-         dict(warmup_fraction=1.0), "warmup_fraction"),
-        ("warmup_fraction_negative", schedules.Linear,
-         dict(warmup_fraction=-0.1), "warmup_fraction"),
-        ("warmup_fraction_nan", schedules.Linear,
-         dict(warmup_fraction=_NAN), "warmup_fraction"),
-        ("warmup_steps_negative", schedules.Linear, dict(warmup_steps=-1),
-         "warmup_steps"),
-        ("warmup_steps_fractional", schedules.Linear,
-         dict(warmup_steps=1.5), "warmup_steps"),
+        (
+            "both_warmups",
+            schedules.Linear,
+            dict(warmup_steps=10, warmup_fraction=0.1),
+            "warmup_steps",
+        ),
+        (
+            "warmup_fraction_one",
+            schedules.Linear,
+            dict(warmup_fraction=1.0),
+            "warmup_fraction",
+        ),
+        (
+            "warmup_fraction_negative",
+            schedules.Linear,
+            dict(warmup_fraction=-0.1),
+            "warmup_fraction",
+        ),
+        (
+            "warmup_fraction_nan",
+            schedules.Linear,
+            dict(warmup_fraction=_NAN),
+            "warmup_fraction",
+        ),
+        (
+            "warmup_steps_negative",
+            schedules.Linear,
+            dict(warmup_steps=-1),
+            "warmup_steps",
+        ),
+        (
+            "warmup_steps_fractional",
+            schedules.Linear,
+            dict(warmup_steps=1.5),
+            "warmup_steps",
+        ),
     )
     def test_bad_argument(self, cls, kwargs, argument):
         arguments = dict(initial_learning_rate=LR0, budget=TOTAL)
