@@ -1,6 +1,7 @@
 """Keras callbacks that hold a run to its budget and report on it."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -172,6 +173,17 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._write_logs(logs, _applied_updates(self.model.optimizer))
+
+    def on_train_end(self, logs=None):
+        updates = _applied_updates(self.model.optimizer)
+        if self.stopped_at is None and updates < self.budget.steps:
+            warnings.warn(
+                f"Training ended after {updates} of the budget's "
+                f"{self.budget.steps} updates: `fit` ran out of epochs "
+                "(pass more, e.g. with `budgeted_keras.fit`, which counts "
+                "them from the budget).",
+                stacklevel=2,
+            )
 
 
 class NonFiniteLossError(RuntimeError):

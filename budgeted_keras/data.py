@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from budgeted_keras import _checks
+from budgeted_keras.budget import Budget
 
 DIGITS = "digits"
 
@@ -153,7 +154,8 @@ def _load_tfds(name, data_dir, download, validation_size, train_subset):
         train_size=t1 - t0,
         description=(
             f"TFDS {info.full_name}: train[{t0}:{t1}], validation "
-            f"train[{v0}:{v1}], {test_split}"
+            + (f"train[{v0}:{v1}]" if v1 > v0 else "none")
+            + f", test {test_split}"
         ),
     )
 
@@ -192,37 +194,106 @@ def load(
     return _load_tfds(name, data_dir, download, validation_size, train_subset)
 
 
-def batches(dataset, batch_size, *, shuffle_seed=None, augment=False):
-    """Batches an unbatched split into a cached, prefetched pipeline.
+def batches(dataset, batch_size):
+    """Batches an unbatched split in its order, for evaluation.
 
     Args:
         dataset: Unbatched `tf.data.Dataset` of `(image, label)`.
         batch_size: Python int >= 1.
-        shuffle_seed: Optional Python int. Reshuffle every epoch, with this
-            seed so that the data order is the same for the same seed; None
-            keeps the order (evaluation).
-        augment: Python bool. Random horizontal flip and 4-pixel translation
-            (pad and random crop), the usual CIFAR augmentation.
 
     Returns:
-        A batched `tf.data.Dataset` of known cardinality (the last batch may
-        be smaller).
+        A cached, prefetched, batched `tf.data.Dataset` (the last batch may be
+        smaller).
     """
     batch_size = _checks.integer("batch_size", batch_size)
-    dataset = dataset.cache()
-    if shuffle_seed is not None:
-        size = int(dataset.cardinality())
-        dataset = dataset.shuffle(
-            max(size, 1), seed=shuffle_seed, reshuffle_each_iteration=True
+    return dataset.cache().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(dataset, batch_size):
+    """Batches in one pass over an unbatched split (the last may be small)."""
+    batch_size = _checks.integer("batch_size", batch_size)
+    return Budget(
+        examples=_known_size(dataset), batch_size=batch_size
+    ).batches
+
+
+def _known_size(dataset):
+    size = int(dataset.cardinality())
+    if size < 1:
+        raise ValueError(
+            "Argument `dataset` must have a known, finite number of examples. "
+            f"Received: dataset with cardinality={size}"
         )
-    if augment:
-        dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return size
 
 
-def _augment(image, label):
+def training_stream(
+    dataset, batch_size, *, seed, augment=False, start_epoch=0
+):
+    """An endless, reproducible stream of shuffled training batches.
+
+    Epoch `e` is the split in an order that depends only on `(seed, e)`,
+    batched with `batch_size` (its last batch may be smaller), and random
+    augmentation of example `j` of epoch `e` depends only on `(seed, e, j)`.
+    So a run resumed at epoch `e` (`start_epoch=e`) sees exactly the batches
+    an uninterrupted run sees from epoch `e` on. Examples are decoded once and
+    cached in memory.
+
+    Args:
+        dataset: Unbatched `tf.data.Dataset` of `(image, label)` with known
+            cardinality.
+        batch_size: Python int >= 1.
+        seed: Python int. Data order and augmentation seed.
+        augment: Python bool. Random horizontal flip and 4-pixel translation
+            (pad and random crop), the usual CIFAR augmentation.
+        start_epoch: Python int >= 0. First epoch of the stream.
+
+    Returns:
+        An infinite batched `tf.data.Dataset`; pair it with
+        `steps_per_epoch(dataset, batch_size)` batches per epoch.
+    """
+    batch_size = _checks.integer("batch_size", batch_size)
+    start_epoch = _checks.integer("start_epoch", start_epoch, minimum=0)
+    seed = _checks.integer("seed", seed, minimum=0)
+    size = _known_size(dataset)
+    cached = dataset.cache()
+    seed_tensor = tf.constant(seed, tf.int64)
+
+    def permute(e):
+        def apply(images, labels):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(size), seed=tf.stack([seed_tensor, e])
+            )
+            return tf.gather(images, order), tf.gather(labels, order)
+
+        return apply
+
+    def epoch(e):
+        # The whole split as one element, permuted by a stateless shuffle:
+        # `Dataset.shuffle` cannot take a per-epoch seed tensor when a
+        # global seed is set.
+        examples = cached.batch(size).map(permute(e)).unbatch()
+        if augment:
+            examples = examples.enumerate().map(
+                lambda j, example: _augment(
+                    *example, tf.stack([seed_tensor, e * size + j])
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        return examples.batch(batch_size)
+
+    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch)
+    return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def _augment(image, label, seed):
     height, width, channels = image.shape
-    image = tf.image.random_flip_left_right(image)
+    flip_seed, crop_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 2)
+    )
+    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
-    image = tf.image.random_crop(image, [height, width, channels])
+    image = tf.image.stateless_random_crop(
+        image, [height, width, channels], crop_seed
+    )
     return image, label
