@@ -1,16 +1,17 @@
 """Command-line flags of a training run, shared by the experiment scripts.
 
 `experiments.train` and `experiments.sweep` both define a run with these
-flags; `config_from_flags` turns them into a `train_lib.TrainConfig`.
+flags; `config_from_flags` turns them into a `config.TrainConfig`.
 """
 
 from absl import flags
 
 from budgeted_keras import models as models_lib
 from budgeted_keras import schedules
-from experiments import train_lib
+from budgeted_keras import distribute
+from experiments import config as config_lib
 
-_DEFAULTS = train_lib.TrainConfig()
+_DEFAULTS = config_lib.TrainConfig()
 
 BUDGET = flags.DEFINE_float(
     "budget", _DEFAULTS.budget, "Fraction of the full budget (> 0)."
@@ -43,7 +44,7 @@ LEARNING_RATE = flags.DEFINE_float(
     lower_bound=0.0,
 )
 OPTIMIZER = flags.DEFINE_enum(
-    "optimizer", _DEFAULTS.optimizer, list(train_lib.OPTIMIZERS), "Optimizer."
+    "optimizer", _DEFAULTS.optimizer, list(config_lib.OPTIMIZERS), "Optimizer."
 )
 WEIGHT_DECAY = flags.DEFINE_float(
     "weight_decay", _DEFAULTS.weight_decay, "Weight decay.", lower_bound=0.0
@@ -66,6 +67,13 @@ AUGMENT = flags.DEFINE_bool(
 BN_MOMENTUM = flags.DEFINE_float(
     "bn_momentum", _DEFAULTS.bn_momentum, "BatchNormalization momentum."
 )
+BN_RECALIBRATION_BATCHES = flags.DEFINE_integer(
+    "bn_recalibration_batches",
+    _DEFAULTS.bn_recalibration_batches,
+    "After training, set BatchNorm moving statistics to the average over "
+    "this many training batches; 0 disables.",
+    lower_bound=0,
+)
 SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Random seed.")
 OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", _DEFAULTS.output_dir, "Where result.json is written."
@@ -75,9 +83,36 @@ VERBOSE = flags.DEFINE_enum(
 )
 
 
+STRATEGY = flags.DEFINE_enum(
+    "strategy",
+    _DEFAULTS.strategy,
+    list(distribute.STRATEGIES),
+    "tf.distribute strategy; multi_worker reads TF_CONFIG.",
+)
+TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")
+MIXED_PRECISION = flags.DEFINE_enum(
+    "mixed_precision",
+    None,
+    list(config_lib.MIXED_PRECISION),
+    "Mixed precision compute dtype; variables and schedules stay float32.",
+)
+GRAD_ACCUM = flags.DEFINE_integer(
+    "grad_accum",
+    _DEFAULTS.grad_accum,
+    "Batches per applied update (gradient accumulation).",
+    lower_bound=1,
+)
+DETERMINISTIC = flags.DEFINE_bool(
+    "deterministic", False, "TensorFlow op determinism (repeatable runs)."
+)
+EXPORT_DIR = flags.DEFINE_string(
+    "export_dir", None, "Write a SavedModel of the trained model here."
+)
+
+
 def config_from_flags():
     """The `TrainConfig` the command line asks for."""
-    return train_lib.TrainConfig(
+    return config_lib.TrainConfig(
         budget=BUDGET.value,
         full_epochs=FULL_EPOCHS.value,
         schedule=SCHEDULE.value,
@@ -93,7 +128,14 @@ def config_from_flags():
         train_subset=TRAIN_SUBSET.value,
         augment=AUGMENT.value,
         bn_momentum=BN_MOMENTUM.value,
+        bn_recalibration_batches=BN_RECALIBRATION_BATCHES.value,
         seed=SEED.value,
         output_dir=OUTPUT_DIR.value,
         verbose="auto" if VERBOSE.value == "auto" else int(VERBOSE.value),
+        strategy=STRATEGY.value,
+        tpu=TPU.value,
+        mixed_precision=MIXED_PRECISION.value,
+        grad_accum=GRAD_ACCUM.value,
+        deterministic=DETERMINISTIC.value,
+        export_dir=EXPORT_DIR.value,
     )

@@ -1,80 +1,33 @@
-"""One budgeted training run: configuration in, `result.json` out."""
+"""One budgeted training run: a `TrainConfig` in, `result.json` out.
 
+`prepare` does everything that can fail on a bad configuration (validation,
+data, budget, model) before any training; `train_and_evaluate` trains for
+exactly the budget, resuming from the last epoch backup in
+`<output_dir>/backup` if an earlier run of the same command was killed,
+evaluates on the test split and writes `<output_dir>/result.json`.
+"""
+
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 import budgeted_keras as bk
-from budgeted_keras import _checks
 from budgeted_keras import data as data_lib
+from budgeted_keras import distribute
 from budgeted_keras import models as models_lib
+from budgeted_keras import preemption
+from experiments import config as config_lib
+from experiments.config import TrainConfig  # noqa: F401 (re-exported)
+from experiments.config import validate
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """What one run trains, on what, for how long.
-
-    Attributes:
-        budget: Fraction of the full budget (> 0; 1.0 is the full recipe).
-        full_epochs: Epochs of the full budget (100%).
-        schedule: A `budgeted_keras.schedules.get` name.
-        dataset: "digits" or a TFDS image-classification name.
-        data_dir: TFDS data folder.
-        model: A `budgeted_keras.models.build` name.
-        batch_size: Examples per batch.
-        learning_rate: Base learning rate.
-        optimizer: One of `OPTIMIZERS`; "sgd" uses momentum 0.9.
-        weight_decay: Decoupled weight decay (Keras optimizers' argument).
-        warmup_fraction: Warmup inside the budget, as a fraction of it.
-        validation_size: Training examples held out for validation.
-        train_subset: Use only this many training examples (None: all).
-        augment: Random flip and translation of training images.
-        bn_momentum: BatchNormalization moving-statistics momentum.
-        seed: Seeds weights, data order and augmentation.
-        output_dir: Where `result.json` is written.
-        verbose: `model.fit` verbosity ("auto", 0, 1, 2).
-    """
-
-    budget: float = 0.25
-    full_epochs: float = 30
-    schedule: str = "linear"
-    dataset: str = data_lib.DIGITS
-    data_dir: str = None
-    model: str = "cnn"
-    batch_size: int = 32
-    learning_rate: float = 0.1
-    optimizer: str = "sgd"
-    weight_decay: float = 5e-4
-    warmup_fraction: float = 0.0
-    validation_size: int = 0
-    train_subset: int = None
-    augment: bool = False
-    bn_momentum: float = 0.99
-    seed: int = 0
-    output_dir: str = "runs/train"
-    verbose: object = "auto"
-
-
-def make_optimizer(name, learning_rate, weight_decay):
-    """Builds the optimizer `name` around a learning rate or schedule."""
-    if name == "sgd":
-        return keras.optimizers.SGD(
-            learning_rate, momentum=0.9, weight_decay=weight_decay or None
-        )
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
-    raise ValueError(
-        f"Argument `optimizer` must be one of {OPTIMIZERS}. "
-        f"Received: optimizer={name!r}"
-    )
+OPTIMIZERS = config_lib.OPTIMIZERS
 
 
 def write_json(path, payload):
@@ -86,42 +39,15 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
-def validate(config):
-    """Checks a configuration before any data is read or model built.
-
-    Raises:
-        ValueError: naming the first invalid field.
-    """
-    _checks.number("budget", config.budget, minimum=0, strict=True)
-    _checks.number("full_epochs", config.full_epochs, minimum=0, strict=True)
-    _checks.integer("batch_size", config.batch_size)
-    _checks.number("weight_decay", config.weight_decay, minimum=0)
-    _checks.number("bn_momentum", config.bn_momentum, minimum=0)
-    if config.bn_momentum >= 1:
-        raise ValueError(
-            "Argument `bn_momentum` must be < 1. "
-            f"Received: bn_momentum={config.bn_momentum!r}"
-        )
-    _checks.integer("validation_size", config.validation_size, minimum=0)
-    if config.train_subset is not None:
-        _checks.integer("train_subset", config.train_subset)
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"Argument `optimizer` must be one of {OPTIMIZERS}. "
-            f"Received: optimizer={config.optimizer!r}"
-        )
-    if config.model not in models_lib.names():
-        raise ValueError(
-            f"Argument `model` must be one of {models_lib.names()}. "
-            f"Received: model={config.model!r}"
-        )
-    # Builds a throw-away schedule to check its name and arguments.
-    bk.schedules.get(
-        config.schedule,
-        initial_learning_rate=config.learning_rate,
-        budget=1000,
-        warmup_fraction=config.warmup_fraction or None,
-    )
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Sets the global Keras dtype policy inside the block only."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @dataclasses.dataclass
@@ -130,39 +56,42 @@ class Experiment:
 
     config: TrainConfig
     splits: data_lib.Splits
-    train: object
+    steps_per_epoch: int
     full_budget: bk.Budget
     budget: bk.Budget
     schedule: object
     model: object
+    strategy: object
 
 
 def prepare(config):
     """Validates `config`, loads the data, resolves the budget, builds model.
 
     Everything that can fail on a bad configuration fails here, before any
-    training.
+    training. The model is built and compiled inside the configured strategy's
+    scope and under the configured dtype policy.
 
     Raises:
         ValueError: naming the invalid setting (also
             `data.DatasetNotFoundError`).
     """
     validate(config)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
+    strategy = distribute.get_strategy(config.strategy, tpu=config.tpu)
     splits = data_lib.load(
         config.dataset,
         data_dir=config.data_dir,
         validation_size=config.validation_size,
         train_subset=config.train_subset,
     )
-    train = data_lib.batches(
-        splits.train,
-        config.batch_size,
-        shuffle_seed=config.seed,
-        augment=config.augment,
+    steps_per_epoch = data_lib.steps_per_epoch(splits.train, config.batch_size)
+    full = bk.Budget(
+        epochs=config.full_epochs,
+        steps_per_epoch=steps_per_epoch,
+        gradient_accumulation_steps=config.grad_accum,
     )
-    steps_per_epoch = int(train.cardinality())
-    full = bk.Budget(epochs=config.full_epochs, steps_per_epoch=steps_per_epoch)
     budget = full.fraction(config.budget)
     schedule = bk.schedules.get(
         config.schedule,
@@ -173,25 +102,46 @@ def prepare(config):
     logging.info("Data: %s", splits.description)
     logging.info("Config: %s", dataclasses.asdict(config))
     logging.info(
-        "Budget: %s of the full %s -> %d updates, %d epoch(s) of %d batches",
-        f"{config.budget:g}", full.description, budget.steps,
+        "Budget: %s of the full %s -> %d updates = %d batches, %d epoch(s) "
+        "of %d batches; %d replica(s)",
+        f"{config.budget:g}", full.description, budget.steps, budget.batches,
         budget.epochs_for(steps_per_epoch), steps_per_epoch,
+        strategy.num_replicas_in_sync,
     )
-    model = models_lib.build(
-        config.model,
-        splits.input_shape,
-        splits.num_classes,
-        bn_momentum=config.bn_momentum,
-        seed=config.seed,
+    policy = config_lib.MIXED_PRECISION.get(config.mixed_precision, "float32")
+    with strategy.scope(), _dtype_policy(policy):
+        model = models_lib.build(
+            config.model,
+            splits.input_shape,
+            splits.num_classes,
+            bn_momentum=config.bn_momentum,
+            seed=config.seed,
+        )
+        model.compile(
+            optimizer=config_lib.make_optimizer(
+                config.optimizer, schedule, config.weight_decay,
+                config.grad_accum,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    return Experiment(
+        config, splits, steps_per_epoch, full, budget, schedule, model,
+        strategy,
     )
-    model.compile(
-        optimizer=make_optimizer(
-            config.optimizer, schedule, config.weight_decay
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return Experiment(config, splits, train, full, budget, schedule, model)
+
+
+def export(experiment, export_dir, run_info):
+    """Writes a SavedModel of the trained model and `budgeted_run.json`.
+
+    The SavedModel (TF Serving and TF Hub format) has a `serve` endpoint
+    taking a float32 image batch and returning logits; reload it with
+    `keras.layers.TFSMLayer(export_dir, call_endpoint="serve")`.
+    """
+    if os.path.exists(export_dir):
+        shutil.rmtree(export_dir)
+    experiment.model.export(export_dir, format="tf_saved_model", verbose=False)
+    write_json(os.path.join(export_dir, "budgeted_run.json"), run_info)
 
 
 def train_and_evaluate(config_or_experiment):
@@ -202,50 +152,106 @@ def train_and_evaluate(config_or_experiment):
             `prepare` returned for it.
 
     Returns:
-        The result as a dict (also written to `<output_dir>/result.json`).
+        The result as a dict (also written to `<output_dir>/result.json` by
+        the chief process).
     """
     start = time.time()
     experiment = config_or_experiment
     if isinstance(experiment, TrainConfig):
         experiment = prepare(experiment)
-    config, splits, model = (
-        experiment.config, experiment.splits, experiment.model
+    config, model = experiment.config, experiment.model
+    budget, schedule = experiment.budget, experiment.schedule
+    chief = distribute.is_chief(experiment.strategy)
+    output_dir = config.output_dir
+    if not chief:
+        # Other workers of a multi-worker run write only their own backups.
+        task = experiment.strategy.cluster_resolver.task_id
+        output_dir = os.path.join(output_dir, f"worker-{task}")
+    os.makedirs(output_dir, exist_ok=True)
+    backup_dir = os.path.join(output_dir, "backup")
+    log_path = os.path.join(output_dir, "log.jsonl")
+
+    initial_epoch = preemption.restore(model, backup_dir)
+    preemption.EpochLog.truncate(log_path, initial_epoch)
+    if initial_epoch:
+        logging.info(
+            "Resuming from the backup of epoch %d (%d updates applied).",
+            initial_epoch, int(model.optimizer.iterations.numpy()),
+        )
+    train = data_lib.training_stream(
+        experiment.splits.train,
+        config.batch_size,
+        seed=config.seed,
+        augment=config.augment,
+        start_epoch=initial_epoch,
     )
-    budget, full = experiment.budget, experiment.full_budget
-    schedule = experiment.schedule
     validation = (
-        data_lib.batches(splits.validation, config.batch_size)
-        if splits.validation is not None
+        data_lib.batches(experiment.splits.validation, config.batch_size)
+        if experiment.splits.validation is not None
         else None
     )
     history = bk.fit(
         model,
-        experiment.train,
+        train,
         budget,
+        steps_per_epoch=experiment.steps_per_epoch,
+        initial_epoch=initial_epoch,
         validation_data=validation,
-        callbacks=[bk.callbacks.FailOnNonFiniteLoss()],
+        callbacks=[
+            bk.callbacks.FailOnNonFiniteLoss(),
+            preemption.EpochLog(log_path),
+            preemption.EpochBackup(backup_dir),
+        ]
+        + (
+            [bk.batchnorm.BatchNormRecalibration(
+                train, config.bn_recalibration_batches
+            )]
+            if config.bn_recalibration_batches
+            else []
+        ),
         verbose=config.verbose,
     )
     test = model.evaluate(
-        data_lib.batches(splits.test, config.batch_size),
+        data_lib.batches(experiment.splits.test, config.batch_size),
         return_dict=True,
         verbose=0,
     )
+    with open(log_path) as f:
+        epochs_logged = [json.loads(line) for line in f if line.strip()]
     result = {
         "config": dataclasses.asdict(config),
-        "data": splits.description,
+        "data": experiment.splits.description,
         "budget_steps": budget.steps,
-        "full_budget_steps": full.steps,
+        "budget_batches": budget.batches,
+        "full_budget_steps": experiment.full_budget.steps,
         "updates_done": int(model.optimizer.iterations.numpy()),
+        "replicas": experiment.strategy.num_replicas_in_sync,
+        "resumed_from_epoch": initial_epoch,
         "schedule": keras.saving.serialize_keras_object(schedule),
         "history": {
-            k: [float(v) for v in vs] for k, vs in history.history.items()
+            key: [row[key] for row in epochs_logged if key in row]
+            for key in history.history
         },
         "seconds": round(time.time() - start, 2),
     }
     result.update({f"test_{k}": float(v) for k, v in test.items()})
-    os.makedirs(config.output_dir, exist_ok=True)
-    write_json(os.path.join(config.output_dir, "result.json"), result)
+    if chief:
+        write_json(os.path.join(output_dir, "result.json"), result)
+        if config.export_dir:
+            export(
+                experiment,
+                config.export_dir,
+                {
+                    "budget": budget.get_config(),
+                    "full_budget": experiment.full_budget.get_config(),
+                    "schedule": result["schedule"],
+                    "data": experiment.splits.description,
+                    "config": result["config"],
+                    "input_shape": list(experiment.splits.input_shape),
+                    "num_classes": experiment.splits.num_classes,
+                    "test_accuracy": result.get("test_accuracy"),
+                },
+            )
     logging.info(
         "Done: %d/%d updates, test accuracy %.4f, %.1f s",
         result["updates_done"], budget.steps,
