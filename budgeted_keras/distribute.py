@@ -57,3 +57,57 @@ def is_chief(strategy):
     if "chief" in resolver.cluster_spec().as_dict():
         return resolver.task_type == "chief"
     return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _reduce_scalars_across_workers(reduce_per_replica):
+    """Keras' `reduce_per_replica` with the multi-worker "mean" fixed.
+
+    Keras reduces per-replica metric values of a multi-worker strategy with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars; the mean
+    across replicas (`axis=None`) is what is meant.
+    """
+
+    def reduce(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+
+            def mean(value):
+                if isinstance(value, tf.distribute.DistributedValues):
+                    return strategy.reduce("MEAN", value, axis=None)
+                return value
+
+            return tf.nest.map_structure(mean, values)
+        return reduce_per_replica(values, strategy, reduction)
+
+    reduce.budgeted_keras_patch = True
+    return reduce
+
+
+def prepare_model(model, strategy, sample_batch):
+    """Makes a compiled model trainable by `fit` under `strategy`.
+
+    A no-op except for `MultiWorkerMirroredStrategy`, with which Keras 3's
+    TensorFlow trainer fails (keras-team/keras#20585): `fit` first reduces a
+    distributed input batch in eager mode to build the model, and then
+    reduces scalar metrics along axis 0. This builds the model, its loss,
+    metrics and optimizer from a local `sample_batch` instead (so `fit` has
+    nothing to build), and fixes the metric reduction. Remove once Keras
+    supports multi-worker training.
+
+    Args:
+        model: A compiled `keras.Model`, made inside `strategy.scope()`.
+        strategy: The `tf.distribute.Strategy` the model was made under.
+        sample_batch: One `(x, y)` batch, not distributed.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not getattr(tf_trainer.reduce_per_replica, "budgeted_keras_patch", 0):
+        tf_trainer.reduce_per_replica = _reduce_scalars_across_workers(
+            tf_trainer.reduce_per_replica
+        )
+    with strategy.scope():
+        model._symbolic_build(data_batch=sample_batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None

@@ -9,12 +9,14 @@ evaluates on the test split and writes `<output_dir>/result.json`.
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -37,6 +39,14 @@ def write_json(path, payload):
         json.dump(payload, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def weights_digest(model):
+    """SHA-256 of the model's weights, to compare runs bit for bit."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)))
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -171,6 +181,11 @@ def train_and_evaluate(config_or_experiment):
     backup_dir = os.path.join(output_dir, "backup")
     log_path = os.path.join(output_dir, "log.jsonl")
 
+    distribute.prepare_model(
+        model,
+        experiment.strategy,
+        next(iter(data_lib.batches(experiment.splits.train, config.batch_size))),
+    )
     initial_epoch = preemption.restore(model, backup_dir)
     preemption.EpochLog.truncate(log_path, initial_epoch)
     if initial_epoch:
@@ -204,7 +219,15 @@ def train_and_evaluate(config_or_experiment):
         ]
         + (
             [bk.batchnorm.BatchNormRecalibration(
-                train, config.bn_recalibration_batches
+                # A fresh stream from epoch 0: the same batches whether or
+                # not this run resumed from a backup.
+                data_lib.training_stream(
+                    experiment.splits.train,
+                    config.batch_size,
+                    seed=config.seed,
+                    augment=config.augment,
+                ),
+                config.bn_recalibration_batches,
             )]
             if config.bn_recalibration_batches
             else []
@@ -232,6 +255,7 @@ def train_and_evaluate(config_or_experiment):
             key: [row[key] for row in epochs_logged if key in row]
             for key in history.history
         },
+        "weights_sha256": weights_digest(model),
         "seconds": round(time.time() - start, 2),
     }
     result.update({f"test_{k}": float(v) for k, v in test.items()})

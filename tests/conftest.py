@@ -28,3 +28,15 @@ def _split_cpu():
 
 
 _split_cpu()
+
+
+def _parse_absl_flags():
+    # absltest's create_tempdir reads --test_tmpdir; pytest does not parse
+    # absl flags, so take the defaults.
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
+_parse_absl_flags()

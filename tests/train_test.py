@@ -16,11 +16,6 @@ from experiments import train_lib
 FLAGS = flags.FLAGS
 
 
-def setUpModule():
-    if not FLAGS.is_parsed():
-        FLAGS.mark_as_parsed()
-
-
 class TrainMainTest(parameterized.TestCase):
     def test_main_job_writes_result_json(self):
         output_dir = self.create_tempdir().full_path
