@@ -155,15 +155,11 @@ class Budget:
                     f"{'None' if dataset is None else type(dataset).__name__}"
                 )
             if steps_per_epoch is not None:
-                per_epoch = _checks.integer(
-                    "steps_per_epoch", steps_per_epoch
-                )
+                per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch)
             else:
                 per_epoch = _dataset_batches(dataset)
             batches = _round_half_up(epochs * per_epoch)
-            self._source = (
-                f"epochs={epochs:g} x {per_epoch} batches per epoch"
-            )
+            self._source = f"epochs={epochs:g} x {per_epoch} batches per epoch"
             argument, value = "epochs", epochs
         else:
             examples = _number_gt0("examples", examples)
@@ -219,9 +215,7 @@ class Budget:
                 f"Argument `fraction` of a {self._steps}-update budget is "
                 f"less than one update. Received: fraction={fraction!r}"
             )
-        budget = Budget(
-            steps=steps, gradient_accumulation_steps=self._accum
-        )
+        budget = Budget(steps=steps, gradient_accumulation_steps=self._accum)
         budget._source = f"{fraction:g} x ({self._source})"
         return budget
 
@@ -234,9 +228,7 @@ class Budget:
         Args:
             steps_per_epoch: Python int >= 1. Batches per epoch.
         """
-        steps_per_epoch = _checks.integer(
-            "steps_per_epoch", steps_per_epoch
-        )
+        steps_per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch)
         return math.ceil(self.batches / steps_per_epoch)
 
     def progress(self, updates):
@@ -292,6 +284,7 @@ def as_budget(budget, name="budget"):
         )
     if budget < 1:
         raise ValueError(
-            f"Argument `{name}` must be >= 1 update. Received: {name}={budget!r}"
+            f"Argument `{name}` must be >= 1 update. "
+            f"Received: {name}={budget!r}"
         )
     return Budget(steps=int(budget))

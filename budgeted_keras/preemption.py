@@ -134,7 +134,8 @@ class EpochLog(keras.callbacks.Callback):
             return
         with open(path) as f:
             lines = [
-                line for line in f
+                line
+                for line in f
                 if line.strip() and json.loads(line)["epoch"] < epoch
             ]
         tmp = f"{path}.tmp"

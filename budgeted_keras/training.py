@@ -44,9 +44,9 @@ def fit(
     """Trains `model` on `x` for exactly `budget.steps` applied updates.
 
     Runs `model.fit` for `budget.epochs_for(steps_per_epoch)` epochs (or
-    `epochs`) with a `BudgetCallback` first in the callback list (so `learning_rate` and
-    `budget_used` reach every later callback's `logs`), after
-    `check_callbacks`. The last epoch stops in the middle when the budget
+    `epochs`) with a `BudgetCallback` first in the callback list (so
+    `learning_rate` and `budget_used` reach every later callback's `logs`),
+    after `check_callbacks`. The last epoch stops in the middle when the budget
     ends there.
 
     Args:

@@ -25,7 +25,10 @@ ROUNDS = flags.DEFINE_integer(
     "benchmark_rounds", 9, "Timed rounds.", lower_bound=1
 )
 STEPS = flags.DEFINE_integer(
-    "benchmark_steps", 200, "Training steps timed per variant per round.", lower_bound=1
+    "benchmark_steps",
+    200,
+    "Training steps timed per variant per round.",
+    lower_bound=1,
 )
 BATCH_SIZE = flags.DEFINE_integer(
     "benchmark_batch_size", 64, "Batch size.", lower_bound=1
@@ -92,7 +95,7 @@ def measure(rounds, steps, batch_size, jit_compile=False):
         run(model)
     times = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             start = time.perf_counter()
             run(models[name])
@@ -126,7 +129,9 @@ def main(argv):
     )
     for name, seconds in result["seconds_per_step"].items():
         print(f"  {name:<15} {seconds * 1e3:8.3f} ms/step")
-    print("Ratios (median of within-round ratios; target budget/float <= 1.01):")
+    print(
+        "Ratios (median of within-round ratios; target budget/float <= 1.01):"
+    )
     for label, ratio in result["ratios"].items():
         print(f"  {label:<30} {ratio:.4f}")
 

@@ -83,8 +83,9 @@ MIXED_PRECISION = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 def make_optimizer(name, learning_rate, weight_decay, grad_accum=1):
     """Builds the optimizer `name` around a learning rate or schedule."""
-    accum = {"gradient_accumulation_steps": grad_accum if grad_accum > 1
-             else None}
+    accum = {
+        "gradient_accumulation_steps": grad_accum if grad_accum > 1 else None
+    }
     if name == "sgd":
         return keras.optimizers.SGD(
             learning_rate,

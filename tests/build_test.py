@@ -80,9 +80,7 @@ class BuildFileTest(absltest.TestCase):
 
     def test_every_script_has_a_binary(self):
         mains = {
-            t["main"]
-            for t in self.targets.values()
-            if t["kind"] == "py_binary"
+            t["main"] for t in self.targets.values() if t["kind"] == "py_binary"
         }
         for path in _tracked("experiments/*.py"):
             with self.subTest(path=path):
@@ -93,7 +91,7 @@ class BuildFileTest(absltest.TestCase):
 
     def test_every_test_file_has_a_test(self):
         tested = {
-            t["args"][0][len("$(location "):-1]
+            t["args"][0][len("$(location ") : -1]
             for t in self.targets.values()
             if t["kind"] == "py_test"
         }

@@ -75,8 +75,12 @@ class StrategyTest(parameterized.TestCase):
 class MultiWorkerTest(absltest.TestCase):
     def test_two_workers_on_loopback_match_one_process(self):
         root = self.create_tempdir().full_path
-        flags = ("--budget=0.3", "--full_epochs=3", "--model=mlp",
-                 "--verbose=0")
+        flags = (
+            "--budget=0.3",
+            "--full_epochs=3",
+            "--model=mlp",
+            "--verbose=0",
+        )
         script_runner.run(*flags, f"--output_dir={root}/single")
         ports = script_runner.free_ports(2)
         cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
@@ -87,8 +91,7 @@ class MultiWorkerTest(absltest.TestCase):
                 f"--output_dir={root}/multi",
                 log_path=os.path.join(root, f"worker{i}.log"),
                 TF_CONFIG=json.dumps(
-                    {"cluster": cluster, "task": {"type": "worker",
-                                                  "index": i}}
+                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
                 ),
             )
             for i in range(2)
@@ -119,9 +122,7 @@ class MultiWorkerTest(absltest.TestCase):
         )
         # Only the chief writes the result; the other worker writes its
         # epoch log in its own folder.
-        self.assertFalse(
-            os.path.exists(f"{root}/multi/worker-1/result.json")
-        )
+        self.assertFalse(os.path.exists(f"{root}/multi/worker-1/result.json"))
 
 
 if __name__ == "__main__":

@@ -38,24 +38,30 @@ class ExportTest(absltest.TestCase):
         export_dir = os.path.join(root, "export")
         experiment = train_lib.prepare(
             config_lib.TrainConfig(
-                budget=0.2, full_epochs=2, model="cnn", verbose=0,
-                output_dir=os.path.join(root, "run"), export_dir=export_dir,
+                budget=0.2,
+                full_epochs=2,
+                model="cnn",
+                verbose=0,
+                output_dir=os.path.join(root, "run"),
+                export_dir=export_dir,
             )
         )
         result = train_lib.train_and_evaluate(experiment)
         images = np.concatenate(
-            [
-                x.numpy()
-                for x, _ in data_lib.batches(experiment.splits.test, 64)
-            ]
+            [x.numpy() for x, _ in data_lib.batches(experiment.splits.test, 64)]
         )
         expected = experiment.model.predict(images, verbose=0)
         np.save(os.path.join(root, "images.npy"), images)
 
         subprocess.run(
-            [sys.executable, "-c", _RELOAD, export_dir,
-             os.path.join(root, "images.npy"),
-             os.path.join(root, "reloaded.npy")],
+            [
+                sys.executable,
+                "-c",
+                _RELOAD,
+                export_dir,
+                os.path.join(root, "images.npy"),
+                os.path.join(root, "reloaded.npy"),
+            ],
             check=True,
             env=script_runner.env(),
             timeout=120,

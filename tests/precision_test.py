@@ -12,7 +12,10 @@ from experiments import train_lib
 def _run(tempdir, **overrides):
     # Digits: 45 batches of 32 per epoch; 2 full epochs are 90 batches.
     values = dict(
-        budget=0.5, full_epochs=2, model="cnn", verbose=0,
+        budget=0.5,
+        full_epochs=2,
+        model="cnn",
+        verbose=0,
         output_dir=tempdir,
     )
     values.update(overrides)
@@ -46,8 +49,7 @@ class MixedPrecisionTest(parameterized.TestCase):
         # The learning rate reads through the (loss-scale) optimizer as
         # float32 and is the schedule's end value, 0 for linear decay.
         rate = optimizer.learning_rate
-        self.assertEqual(keras.backend.standardize_dtype(rate.dtype),
-                         "float32")
+        self.assertEqual(keras.backend.standardize_dtype(rate.dtype), "float32")
         self.assertEqual(float(rate), 0.0)
         self.assertIsInstance(
             getattr(optimizer, "inner_optimizer", optimizer)._learning_rate,

@@ -62,8 +62,9 @@ class TrainMainTest(parameterized.TestCase):
         ),
     )
     def test_bad_flag_is_a_usage_error_naming_it(self, values, argument):
-        with flagsaver.flagsaver(output_dir=self.create_tempdir().full_path,
-                                 **values):
+        with flagsaver.flagsaver(
+            output_dir=self.create_tempdir().full_path, **values
+        ):
             with self.assertRaisesRegex(app.UsageError, f"`{argument}`"):
                 train.main(["train"])
 
@@ -81,9 +82,7 @@ class TrainMainTest(parameterized.TestCase):
             FLAGS[name].parse(argv.split("=", 1)[1])
 
     def test_missing_dataset_error_says_how_to_provide_it(self):
-        with self.assertRaisesRegex(
-            data_lib.DatasetNotFoundError, "data_dir"
-        ):
+        with self.assertRaisesRegex(data_lib.DatasetNotFoundError, "data_dir"):
             train_lib.prepare(
                 train_lib.TrainConfig(dataset="cifar10", data_dir="/nowhere")
             )

@@ -102,13 +102,15 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
             if fraction >= 1:
                 raise ValueError(
                     "Argument `warmup_fraction` must be < 1 (warmup is counted "
-                    f"inside the budget). Received: warmup_fraction={fraction!r}"
+                    "inside the budget). "
+                    f"Received: warmup_fraction={fraction!r}"
                 )
             warmup = int(math.floor(fraction * total + 0.5))
             argument, value = "warmup_fraction", fraction
         else:
             warmup = _checks.integer(
-                "warmup_steps", 0 if warmup_steps is None else warmup_steps,
+                "warmup_steps",
+                0 if warmup_steps is None else warmup_steps,
                 minimum=0,
             )
             argument, value = "warmup_steps", warmup

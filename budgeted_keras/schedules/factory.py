@@ -38,7 +38,8 @@ def canonical_name(name):
     if key not in _CLASSES:
         choices = ", ".join(names() + sorted(_ALIASES))
         raise ValueError(
-            f"Argument `name` must be one of: {choices}. Received: name={name!r}"
+            f"Argument `name` must be one of: {choices}. "
+            f"Received: name={name!r}"
         )
     return key
 
