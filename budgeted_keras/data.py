@@ -92,9 +92,7 @@ def _load_digits(validation_size, train_subset):
 
     return Splits(
         train=make(x_train[t0:t1], y_train[t0:t1]),
-        validation=(
-            make(x_train[v0:v1], y_train[v0:v1]) if v1 > v0 else None
-        ),
+        validation=(make(x_train[v0:v1], y_train[v0:v1]) if v1 > v0 else None),
         test=make(x_test, y_test),
         num_classes=10,
         input_shape=(8, 8, 1),
@@ -103,7 +101,24 @@ def _load_digits(validation_size, train_subset):
     )
 
 
-def _load_tfds(name, data_dir, download, validation_size, train_subset):
+def tfds_builder(name, *, data_dir=None, download=False):
+    """Returns the TFDS builder of `name`, prepared, without surprises.
+
+    Never downloads unless `download` is True: a dataset that is not
+    prepared under `data_dir` is an error that says how to provide it
+    (including the manual-download steps TFDS documents for datasets such
+    as imagenet2012 and cityscapes), never a hang on a download.
+
+    Args:
+        name: Python str. A TFDS name, optionally with config and version
+            (`"coco/2017"`).
+        data_dir: Optional Python str. TFDS data folder.
+        download: Python bool. Whether TFDS may download and prepare it.
+
+    Raises:
+        DatasetNotFoundError: if `name` is unknown, or not prepared and
+            `download` is False.
+    """
     import tensorflow_datasets as tfds
 
     try:
@@ -117,24 +132,48 @@ def _load_tfds(name, data_dir, download, validation_size, train_subset):
         where = data_dir or os.environ.get(
             "TFDS_DATA_DIR", "~/tensorflow_datasets"
         )
+        manual = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+        manual = (
+            f" {builder.name} needs files downloaded by hand first: "
+            f"{' '.join(str(manual).split())} Place them in "
+            f"{os.path.join(where, 'downloads', 'manual')}."
+            if manual
+            else ""
+        )
         raise DatasetNotFoundError(
             f"Argument `dataset` names {name!r}, which is not prepared under "
             f"data_dir={where!r}. Point `data_dir` at a folder holding "
             f"{builder.info.full_name}, prepare it with `tfds build {name} "
             "--data_dir=...` (some datasets, like imagenet2012, need their "
             "files downloaded by hand first, as the TFDS catalog describes), "
-            "or allow downloading. Received: dataset="
+            f"or allow downloading.{manual} Received: dataset="
             f"{name!r}, data_dir={data_dir!r}"
         )
     if download:
         builder.download_and_prepare()
+    return builder
+
+
+def num_examples(builder, split):
+    """Examples in `split` of a prepared TFDS `builder`.
+
+    Read from the dataset info; when the info does not list the split (as
+    under `tfds.testing.mock_data`), from the cardinality of the split.
+    """
+    if split in builder.info.splits:
+        return builder.info.splits[split].num_examples
+    return int(builder.as_dataset(split=split).cardinality())
+
+
+def _load_tfds(name, data_dir, download, validation_size, train_subset):
+    builder = tfds_builder(name, data_dir=data_dir, download=download)
     info = builder.info
     if "image" not in info.features or "label" not in info.features:
         raise ValueError(
             "Argument `dataset` must be an image-classification dataset with "
             f"'image' and 'label' features. Received: dataset={name!r}"
         )
-    n = info.splits["train"].num_examples
+    n = num_examples(builder, "train")
     (t0, t1), (v0, v1) = _slice(n, validation_size, train_subset)
     test_split = "test" if "test" in info.splits else "validation"
 
@@ -212,9 +251,7 @@ def batches(dataset, batch_size):
 def steps_per_epoch(dataset, batch_size):
     """Batches in one pass over an unbatched split (the last may be small)."""
     batch_size = _checks.integer("batch_size", batch_size)
-    return Budget(
-        examples=_known_size(dataset), batch_size=batch_size
-    ).batches
+    return Budget(examples=_known_size(dataset), batch_size=batch_size).batches
 
 
 def _known_size(dataset):
@@ -227,9 +264,7 @@ def _known_size(dataset):
     return size
 
 
-def training_stream(
-    dataset, batch_size, *, seed, augment=False, start_epoch=0
-):
+def training_stream(dataset, batch_size, *, seed, augment=False, start_epoch=0):
     """An endless, reproducible stream of shuffled training batches.
 
     Epoch `e` is the split in an order that depends only on `(seed, e)`,

@@ -6,9 +6,8 @@ import keras
 
 import budgeted_keras as bk
 from budgeted_keras import _checks
-from budgeted_keras import data as data_lib
 from budgeted_keras import distribute
-from budgeted_keras import models as models_lib
+from budgeted_keras import tasks as tasks_lib
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -21,9 +20,11 @@ class TrainConfig:
         budget: Fraction of the full budget (> 0; 1.0 is the full recipe).
         full_epochs: Epochs of the full budget (100%).
         schedule: A `budgeted_keras.schedules.get` name.
-        dataset: "digits" or a TFDS image-classification name.
+        dataset: A dataset of the task (classification: "digits" or a TFDS
+            image-classification name); None: the task's default.
         data_dir: TFDS data folder.
-        model: A `budgeted_keras.models.build` name.
+        model: A model configuration of the task (classification: a
+            `budgeted_keras.models.build` name); None: the task's default.
         batch_size: Examples per batch.
         learning_rate: Base learning rate.
         optimizer: One of `OPTIMIZERS`; "sgd" uses momentum 0.9.
@@ -49,14 +50,16 @@ class TrainConfig:
             runs, slower).
         export_dir: If set, a SavedModel of the trained model and a
             `budgeted_run.json` of its budget, schedule and data go here.
+        task: A `budgeted_keras.tasks.names()` name: "classification",
+            "segmentation", "detection" or "video".
     """
 
     budget: float = 0.25
     full_epochs: float = 30
     schedule: str = "linear"
-    dataset: str = data_lib.DIGITS
+    dataset: str = None
     data_dir: str = None
-    model: str = "cnn"
+    model: str = None
     batch_size: int = 32
     learning_rate: float = 0.1
     optimizer: str = "sgd"
@@ -76,6 +79,16 @@ class TrainConfig:
     grad_accum: int = 1
     deterministic: bool = False
     export_dir: str = None
+    task: str = "classification"
+
+    def __post_init__(self):
+        # The task's defaults ("digits" and "cnn" for classification).
+        if self.task in tasks_lib.names():
+            task = tasks_lib.get(self.task)
+            if self.dataset is None:
+                self.dataset = task.default_dataset
+            if self.model is None:
+                self.model = task.default_model
 
 
 MIXED_PRECISION = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
@@ -132,11 +145,8 @@ def validate(config):
             f"Argument `optimizer` must be one of {OPTIMIZERS}. "
             f"Received: optimizer={config.optimizer!r}"
         )
-    if config.model not in models_lib.names():
-        raise ValueError(
-            f"Argument `model` must be one of {models_lib.names()}. "
-            f"Received: model={config.model!r}"
-        )
+    task = tasks_lib.get(config.task)
+    task.model_config(config.model)
     _checks.integer("grad_accum", config.grad_accum)
     if config.strategy not in distribute.STRATEGIES:
         raise ValueError(

@@ -1,4 +1,4 @@
-r"""Trains an image classifier under a budget and writes `result.json`.
+r"""Trains a model of a task under a budget and writes `result.json`.
 
 The budget is a fraction of a full training recipe of `--full_epochs`;
 the learning-rate schedule is budget-aware (it reaches its end value exactly
@@ -9,6 +9,13 @@ when the budget is spent). From the repository root:
     python -m experiments.train --dataset=cifar10 \
         --data_dir=../shared/data/tfds --model=cnn --full_epochs=15 \
         --batch_size=128 --augment --output_dir=runs/cifar10
+
+`--task` picks classification (default), segmentation, detection or video,
+each with its TFDS datasets and model configurations (README, "Tasks"):
+
+    python -m experiments.train --task=segmentation --dataset=cityscapes \
+        --data_dir=$TFDS_DATA_DIR --model=deeplabv3plus --full_epochs=215 \
+        --batch_size=8 --learning_rate=0.01 --schedule=poly --augment
 """
 
 from absl import app

@@ -6,7 +6,7 @@ flags; `config_from_flags` turns them into a `config.TrainConfig`.
 
 from absl import flags
 
-from budgeted_keras import models as models_lib
+from budgeted_keras import tasks as tasks_lib
 from budgeted_keras import schedules
 from budgeted_keras import distribute
 from experiments import config as config_lib
@@ -25,14 +25,27 @@ SCHEDULE = flags.DEFINE_enum(
     schedules.names() + ["htd", "poly", "exp"],
     "Budget-aware learning-rate schedule.",
 )
+TASK = flags.DEFINE_enum(
+    "task",
+    _DEFAULTS.task,
+    tasks_lib.names(),
+    "What is trained: image classification, semantic segmentation, "
+    "object detection or video classification.",
+)
 DATASET = flags.DEFINE_string(
     "dataset",
     _DEFAULTS.dataset,
-    "'digits' (scikit-learn, offline) or a TFDS image-classification name.",
+    "Classification: 'digits' (scikit-learn, offline) or a TFDS "
+    "image-classification name; other tasks: their TFDS dataset "
+    "(cityscapes; coco/2017, voc; ucf101), by default the task's first.",
 )
 DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 MODEL = flags.DEFINE_enum(
-    "model", _DEFAULTS.model, models_lib.names(), "Classifier to train."
+    "model",
+    _DEFAULTS.model,
+    list(dict.fromkeys(tasks_lib.model_names())),
+    "Model configuration of the task; by default the task's small one "
+    "(cnn, deeplabv3plus_small, retinanet_small, videoswin_small).",
 )
 BATCH_SIZE = flags.DEFINE_integer(
     "batch_size", _DEFAULTS.batch_size, "Examples per batch.", lower_bound=1
@@ -110,15 +123,24 @@ EXPORT_DIR = flags.DEFINE_string(
 )
 
 
+def _unless_default(holder, task):
+    """A flag's value, or None (the task's default) if left at the default
+    of classification while another task is asked for."""
+    if task != _DEFAULTS.task and flags.FLAGS[holder.name].using_default_value:
+        return None
+    return holder.value
+
+
 def config_from_flags():
     """The `TrainConfig` the command line asks for."""
     return config_lib.TrainConfig(
+        task=TASK.value,
         budget=BUDGET.value,
         full_epochs=FULL_EPOCHS.value,
         schedule=SCHEDULE.value,
-        dataset=DATASET.value,
+        dataset=_unless_default(DATASET, TASK.value),
         data_dir=DATA_DIR.value,
-        model=MODEL.value,
+        model=_unless_default(MODEL, TASK.value),
         batch_size=BATCH_SIZE.value,
         learning_rate=LEARNING_RATE.value,
         optimizer=OPTIMIZER.value,

@@ -23,7 +23,7 @@ from absl import logging
 import budgeted_keras as bk
 from budgeted_keras import data as data_lib
 from budgeted_keras import distribute
-from budgeted_keras import models as models_lib
+from budgeted_keras import tasks as tasks_lib
 from budgeted_keras import preemption
 from experiments import config as config_lib
 from experiments.config import TrainConfig  # noqa: F401 (re-exported)
@@ -90,13 +90,14 @@ def prepare(config):
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     strategy = distribute.get_strategy(config.strategy, tpu=config.tpu)
-    splits = data_lib.load(
+    task = tasks_lib.get(config.task)
+    splits = task.load(
         config.dataset,
         data_dir=config.data_dir,
         validation_size=config.validation_size,
         train_subset=config.train_subset,
     )
-    steps_per_epoch = data_lib.steps_per_epoch(splits.train, config.batch_size)
+    steps_per_epoch = task.steps_per_epoch(splits.train, config.batch_size)
     full = bk.Budget(
         epochs=config.full_epochs,
         steps_per_epoch=steps_per_epoch,
@@ -114,29 +115,41 @@ def prepare(config):
     logging.info(
         "Budget: %s of the full %s -> %d updates = %d batches, %d epoch(s) "
         "of %d batches; %d replica(s)",
-        f"{config.budget:g}", full.description, budget.steps, budget.batches,
-        budget.epochs_for(steps_per_epoch), steps_per_epoch,
+        f"{config.budget:g}",
+        full.description,
+        budget.steps,
+        budget.batches,
+        budget.epochs_for(steps_per_epoch),
+        steps_per_epoch,
         strategy.num_replicas_in_sync,
     )
     policy = config_lib.MIXED_PRECISION.get(config.mixed_precision, "float32")
     with strategy.scope(), _dtype_policy(policy):
-        model = models_lib.build(
+        model = task.build_model(
             config.model,
-            splits.input_shape,
-            splits.num_classes,
+            splits,
             bn_momentum=config.bn_momentum,
             seed=config.seed,
         )
-        model.compile(
-            optimizer=config_lib.make_optimizer(
-                config.optimizer, schedule, config.weight_decay,
+        # The task's losses and metrics (classification: cross-entropy,
+        # accuracy and top-5 accuracy).
+        task.compile(
+            model,
+            config_lib.make_optimizer(
+                config.optimizer,
+                schedule,
+                config.weight_decay,
                 config.grad_accum,
             ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
         )
     return Experiment(
-        config, splits, steps_per_epoch, full, budget, schedule, model,
+        config,
+        splits,
+        steps_per_epoch,
+        full,
+        budget,
+        schedule,
+        model,
         strategy,
     )
 
@@ -171,6 +184,7 @@ def train_and_evaluate(config_or_experiment):
         experiment = prepare(experiment)
     config, model = experiment.config, experiment.model
     budget, schedule = experiment.budget, experiment.schedule
+    run_task = tasks_lib.get(config.task)
     chief = distribute.is_chief(experiment.strategy)
     output_dir = config.output_dir
     if not chief:
@@ -184,24 +198,36 @@ def train_and_evaluate(config_or_experiment):
     distribute.prepare_model(
         model,
         experiment.strategy,
-        next(iter(data_lib.batches(experiment.splits.train, config.batch_size))),
+        next(
+            iter(
+                run_task.batches(
+                    experiment.splits.train,
+                    config.batch_size,
+                    model=config.model,
+                )
+            )
+        ),
     )
     initial_epoch = preemption.restore(model, backup_dir)
     preemption.EpochLog.truncate(log_path, initial_epoch)
     if initial_epoch:
         logging.info(
             "Resuming from the backup of epoch %d (%d updates applied).",
-            initial_epoch, int(model.optimizer.iterations.numpy()),
+            initial_epoch,
+            int(model.optimizer.iterations.numpy()),
         )
-    train = data_lib.training_stream(
+    train = run_task.training_stream(
         experiment.splits.train,
         config.batch_size,
+        model=config.model,
         seed=config.seed,
         augment=config.augment,
         start_epoch=initial_epoch,
     )
     validation = (
-        data_lib.batches(experiment.splits.validation, config.batch_size)
+        run_task.batches(
+            experiment.splits.validation, config.batch_size, model=config.model
+        )
         if experiment.splits.validation is not None
         else None
     )
@@ -218,26 +244,31 @@ def train_and_evaluate(config_or_experiment):
             preemption.EpochBackup(backup_dir),
         ]
         + (
-            [bk.batchnorm.BatchNormRecalibration(
-                # A fresh stream from epoch 0: the same batches whether or
-                # not this run resumed from a backup.
-                data_lib.training_stream(
-                    experiment.splits.train,
-                    config.batch_size,
-                    seed=config.seed,
-                    augment=config.augment,
-                ),
-                config.bn_recalibration_batches,
-            )]
+            [
+                bk.batchnorm.BatchNormRecalibration(
+                    # A fresh stream from epoch 0: the same batches whether or
+                    # not this run resumed from a backup.
+                    run_task.training_stream(
+                        experiment.splits.train,
+                        config.batch_size,
+                        model=config.model,
+                        seed=config.seed,
+                        augment=config.augment,
+                    ),
+                    config.bn_recalibration_batches,
+                )
+            ]
             if config.bn_recalibration_batches
             else []
         ),
         verbose=config.verbose,
     )
-    test = model.evaluate(
-        data_lib.batches(experiment.splits.test, config.batch_size),
-        return_dict=True,
-        verbose=0,
+    # The task's standard metrics (classification: loss, accuracy, top-5).
+    test = run_task.evaluate(
+        model,
+        run_task.batches(
+            experiment.splits.test, config.batch_size, model=config.model
+        ),
     )
     with open(log_path) as f:
         epochs_logged = [json.loads(line) for line in f if line.strip()]
@@ -271,14 +302,21 @@ def train_and_evaluate(config_or_experiment):
                     "schedule": result["schedule"],
                     "data": experiment.splits.description,
                     "config": result["config"],
-                    "input_shape": list(experiment.splits.input_shape),
+                    "input_shape": (
+                        list(experiment.splits.input_shape)
+                        if experiment.splits.input_shape
+                        else None
+                    ),
                     "num_classes": experiment.splits.num_classes,
                     "test_accuracy": result.get("test_accuracy"),
                 },
             )
     logging.info(
-        "Done: %d/%d updates, test accuracy %.4f, %.1f s",
-        result["updates_done"], budget.steps,
-        result.get("test_accuracy", float("nan")), result["seconds"],
+        "Done: %d/%d updates, test %s %.4f, %.1f s",
+        result["updates_done"],
+        budget.steps,
+        run_task.primary_metric,
+        result.get(f"test_{run_task.primary_metric}", float("nan")),
+        result["seconds"],
     )
     return result
