@@ -30,7 +30,11 @@ def get_strategy(name="default", *, tpu=None):
         if tf.config.list_logical_devices("GPU"):
             return tf.distribute.MirroredStrategy()
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(cpus)
+        # Reduce through one device: CPU collectives of several mirrored
+        # strategies in one process clash on their instance keys.
+        return tf.distribute.MirroredStrategy(
+            cpus, cross_device_ops=tf.distribute.ReductionToOneDevice()
+        )
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":

@@ -23,7 +23,6 @@ def _config(output_dir, **overrides):
         model="mlp",
         verbose=0,
         output_dir=output_dir,
-        deterministic=True,
     )
     values.update(overrides)
     return config_lib.TrainConfig(**values)
