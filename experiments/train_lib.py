@@ -188,11 +188,13 @@ def train_and_evaluate(config_or_experiment):
     chief = distribute.is_chief(experiment.strategy)
     output_dir = config.output_dir
     if not chief:
-        # Other workers of a multi-worker run write only their own backups.
+        # Other workers of a multi-worker run keep their own epoch log; the
+        # chief alone writes results and backups, which every worker
+        # restores from (their weights are replicas of the chief's).
         task = experiment.strategy.cluster_resolver.task_id
         output_dir = os.path.join(output_dir, f"worker-{task}")
     os.makedirs(output_dir, exist_ok=True)
-    backup_dir = os.path.join(output_dir, "backup")
+    backup_dir = os.path.join(config.output_dir, "backup")
     log_path = os.path.join(output_dir, "log.jsonl")
 
     distribute.prepare_model(
@@ -241,8 +243,8 @@ def train_and_evaluate(config_or_experiment):
         callbacks=[
             bk.callbacks.FailOnNonFiniteLoss(),
             preemption.EpochLog(log_path),
-            preemption.EpochBackup(backup_dir),
         ]
+        + ([preemption.EpochBackup(backup_dir)] if chief else [])
         + (
             [
                 bk.batchnorm.BatchNormRecalibration(
