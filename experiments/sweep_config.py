@@ -1,0 +1,287 @@
+"""What a budget sweep runs: the grid, the per-run settings, the presets.
+
+Two presets size the runs:
+
+- `cpu` (default): a small CNN (three conv/BatchNorm blocks of 16, 32 and
+  64 filters) on 10,000 CIFAR-10 training images (5,000 more held out for
+  validation, the test split for the final number), batch 128, SGD with
+  momentum 0.9, lr 0.1, weight decay 5e-4, flips and translations, and a
+  full budget of 10 epochs (790 updates), so that the default grid finishes
+  in about an hour on two CPU cores.
+- `full`: the paper's CIFAR recipe: ResNet-18 (KerasCV ResNetV2 layout), all
+  45,000 training images after a 5,000-image validation split, batch 128,
+  lr 0.1, weight decay 5e-4, 200 epochs.
+
+On the offline `digits` data both presets hold out 237 of the 1,437 training
+images for validation and use the other 1,200.
+"""
+
+import dataclasses
+import math
+
+from budgeted_keras import _checks
+from budgeted_keras import data as data_lib
+from budgeted_keras import models as models_lib
+from budgeted_keras import schedules
+from experiments import baselines
+from experiments import config as config_lib
+
+DEFAULT_BUDGETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+# The baselines the paper's claims are checked against; the fast-convergence
+# ones (adam, adamw, onecycle, sgdr) add about 25 minutes to the CPU preset.
+DEFAULT_BASELINES = ("offshelf", "subsample")
+DEFAULT_GRAD_NORM_METHODS = ("linear", "constant")
+DEFAULT_GRAD_NORM_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+PRESETS = {
+    "cpu": dict(
+        model="cnn",
+        model_width=16,
+        full_epochs=10.0,
+        batch_size=128,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        augment=True,
+        train_subset=10_000,
+        grad_norm_examples=0,
+    ),
+    "full": dict(
+        model="resnet18",
+        model_width=None,
+        full_epochs=200.0,
+        batch_size=128,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        augment=True,
+        train_subset=None,
+        grad_norm_examples=0,
+        # At least one epoch of 352 batches; the sweep uses at most one.
+        bn_recalibration_batches=400,
+    ),
+}
+# Validation examples held out from the training split, per dataset.
+VALIDATION_SIZES = {data_lib.DIGITS: 237}
+TFDS_VALIDATION_SIZE = 5000  # The paper's 45k/5k CIFAR split.
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How every run of a sweep trains; one results file holds one `Settings`.
+
+    Attributes:
+        preset: Python str, the `PRESETS` name the settings started from.
+        dataset, data_dir, model, full_epochs, batch_size, learning_rate,
+        optimizer, weight_decay, warmup_fraction, validation_size,
+        train_subset, augment, bn_momentum: As in `config.TrainConfig`.
+        model_width: Python int or None. `models.build`'s `width`.
+        bn_recalibration_batches: Python int >= 0. Training batches whose
+            statistics replace the BatchNorm moving statistics after
+            training (`budgeted_keras.batchnorm.recalibrate`); 0 disables.
+        grad_norm_examples: Python int >= 0. Size of the fixed sample of the
+            training set (its first examples, unaugmented) on which the
+            gradient norm is measured; 0 means the whole training set.
+        grad_norm_points: Tuple of progress fractions where it is measured.
+    """
+
+    preset: str = "cpu"
+    dataset: str = data_lib.DIGITS
+    data_dir: str = None
+    model: str = "cnn"
+    model_width: int = None
+    full_epochs: float = 10.0
+    batch_size: int = 128
+    learning_rate: float = 0.1
+    optimizer: str = "sgd"
+    weight_decay: float = 5e-4
+    warmup_fraction: float = 0.0
+    validation_size: int = 0
+    train_subset: int = None
+    augment: bool = False
+    bn_momentum: float = 0.99
+    bn_recalibration_batches: int = 100
+    grad_norm_examples: int = 0
+    grad_norm_points: tuple = DEFAULT_GRAD_NORM_POINTS
+
+    def fingerprint(self):
+        """The settings that make results comparable, as a JSON-able dict."""
+        values = dataclasses.asdict(self)
+        del values["data_dir"]
+        values["grad_norm_points"] = list(self.grad_norm_points)
+        return values
+
+
+def settings_for(preset, dataset=data_lib.DIGITS, **overrides):
+    """The `Settings` of a preset on a dataset, with some values overridden.
+
+    Args:
+        preset: Python str, a `PRESETS` name.
+        dataset: Python str, "digits" or a TFDS name.
+        **overrides: `Settings` fields to set instead of the preset's.
+
+    Raises:
+        ValueError: for an unknown preset or field.
+    """
+    if preset not in PRESETS:
+        raise ValueError(
+            f"Argument `preset` must be one of {sorted(PRESETS)}. "
+            f"Received: preset={preset!r}"
+        )
+    values = dict(PRESETS[preset])
+    values["validation_size"] = VALIDATION_SIZES.get(
+        dataset, TFDS_VALIDATION_SIZE
+    )
+    if dataset == data_lib.DIGITS:
+        values["train_subset"] = None
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(
+            f"Argument `overrides` names unknown settings {unknown}. "
+            f"Received: overrides={overrides!r}"
+        )
+    values.update(overrides)
+    return Settings(preset=preset, dataset=dataset, **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A grid of runs and where its results go.
+
+    Attributes:
+        settings: `Settings` shared by every run.
+        output_dir: Python str. Holds `results.jsonl`, the report, figures.
+        budgets: Tuple of fractions of the full budget, in (0, 1].
+        schedules: Tuple of budget-aware schedule names.
+        baselines: Tuple of `baselines.BASELINES` names.
+        seeds: Python int >= 1. Seeds 0, ..., seeds - 1.
+        grad_norm_methods: Methods whose runs measure the gradient norm.
+        report: Python bool. Write the report when the grid is done.
+        verbose: `model.fit` verbosity.
+    """
+
+    settings: Settings
+    output_dir: str
+    budgets: tuple = DEFAULT_BUDGETS
+    schedules: tuple = tuple(schedules.names())
+    baselines: tuple = DEFAULT_BASELINES
+    seeds: int = 3
+    grad_norm_methods: tuple = DEFAULT_GRAD_NORM_METHODS
+    report: bool = True
+    verbose: object = 0
+
+    @property
+    def methods(self):
+        return tuple(self.schedules) + tuple(self.baselines)
+
+
+def _choices(name, values, allowed, canonical=lambda v: v):
+    try:
+        values = tuple(canonical(v) for v in values)
+    except ValueError:
+        values = None
+    if not values or any(v not in allowed for v in values):
+        raise ValueError(
+            f"Argument `{name}` must be a non-empty list of {list(allowed)}. "
+            f"Received: {name}={values!r}"
+        )
+    if len(set(values)) != len(values):
+        raise ValueError(
+            f"Argument `{name}` must not repeat a value. "
+            f"Received: {name}={list(values)!r}"
+        )
+    return values
+
+
+def validate(config):
+    """Checks a `SweepConfig`; returns it with canonical schedule names.
+
+    Methods in `grad_norm_methods` that are not in the grid are allowed (they
+    are not run); unknown names are not.
+
+    Raises:
+        ValueError: naming the first invalid argument.
+    """
+    for fraction in config.budgets or [None]:
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float))
+            or not math.isfinite(fraction)
+            or not 0 < fraction <= 1
+        ):
+            raise ValueError(
+                "Argument `budgets` must hold fractions of the full budget in "
+                f"(0, 1]. Received: budgets={list(config.budgets)!r}"
+            )
+    if len(set(config.budgets)) != len(config.budgets):
+        raise ValueError(
+            "Argument `budgets` must not repeat a value. "
+            f"Received: budgets={list(config.budgets)!r}"
+        )
+    names = schedules.names()
+    _choices("schedules", config.schedules, names, schedules.canonical_name)
+    if config.baselines:
+        _choices("baselines", config.baselines, baselines.BASELINES)
+    _checks.integer("seeds", config.seeds)
+    s = config.settings
+    _checks.number("full_epochs", s.full_epochs, minimum=0, strict=True)
+    _checks.integer("batch_size", s.batch_size)
+    _checks.number("learning_rate", s.learning_rate, minimum=0)
+    _checks.number("weight_decay", s.weight_decay, minimum=0)
+    _checks.number("warmup_fraction", s.warmup_fraction, minimum=0)
+    if s.warmup_fraction >= 1:
+        raise ValueError(
+            "Argument `warmup_fraction` must be < 1. "
+            f"Received: warmup_fraction={s.warmup_fraction!r}"
+        )
+    _checks.number("bn_momentum", s.bn_momentum, minimum=0)
+    if s.bn_momentum >= 1:
+        raise ValueError(
+            "Argument `bn_momentum` must be < 1. "
+            f"Received: bn_momentum={s.bn_momentum!r}"
+        )
+    _checks.integer("validation_size", s.validation_size, minimum=0)
+    if s.train_subset is not None:
+        _checks.integer("train_subset", s.train_subset)
+    if s.model_width is not None:
+        _checks.integer("model_width", s.model_width)
+    _checks.integer(
+        "bn_recalibration_batches", s.bn_recalibration_batches, minimum=0
+    )
+    _checks.integer("grad_norm_examples", s.grad_norm_examples, minimum=0)
+    for point in s.grad_norm_points or [None]:
+        if not isinstance(point, (int, float)) or not 0 <= point <= 1:
+            raise ValueError(
+                "Argument `grad_norm_points` must hold fractions in [0, 1]. "
+                f"Received: grad_norm_points={list(s.grad_norm_points)!r}"
+            )
+    for name, value, allowed in (
+        ("model", s.model, models_lib.names()),
+        ("optimizer", s.optimizer, config_lib.OPTIMIZERS),
+    ):
+        if value not in allowed:
+            raise ValueError(
+                f"Argument `{name}` must be one of {list(allowed)}. "
+                f"Received: {name}={value!r}"
+            )
+    if not isinstance(config.output_dir, str) or not config.output_dir:
+        raise ValueError(
+            "Argument `output_dir` must be a folder path. "
+            f"Received: output_dir={config.output_dir!r}"
+        )
+    grad_norm_methods = []
+    for method in config.grad_norm_methods:
+        if method not in baselines.BASELINES:
+            try:
+                method = schedules.canonical_name(method)
+            except ValueError:
+                raise ValueError(
+                    "Argument `grad_norm_methods` must name schedules or "
+                    f"baselines. Received: grad_norm_methods="
+                    f"{list(config.grad_norm_methods)!r}"
+                ) from None
+        grad_norm_methods.append(method)
+    return dataclasses.replace(
+        config,
+        schedules=tuple(schedules.canonical_name(n) for n in config.schedules),
+        grad_norm_methods=tuple(grad_norm_methods),
+    )

@@ -1,0 +1,375 @@
+"""The budget sweep: every method at every budget and seed, resumable.
+
+`run_sweep` trains one independent model per (method, budget, seed), each
+with its own budget (a fraction of the full recipe) and its own budget-aware
+schedule, and appends one JSON line per finished run to
+`<output_dir>/results.jsonl`. Runs already in that file are skipped, so an
+interrupted sweep resumes where it stopped. Every run of a seed starts from
+the same initial weights and sees the training data in the same order (and
+with the same augmentation), whatever its method. When the grid is done it
+writes the report (`experiments.report`).
+"""
+
+import dataclasses
+import datetime
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+import budgeted_keras as bk
+from budgeted_keras import batchnorm
+from budgeted_keras import convergence
+from budgeted_keras import data as data_lib
+from budgeted_keras import models as models_lib
+from experiments import baselines
+from experiments import report_lib
+from experiments import sweep_config
+from experiments import sweep_results
+
+RESULTS_FILE = "results.jsonl"
+EVAL_BATCH_SIZE = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One cell of the grid: a method at a budget with a seed."""
+
+    method: str
+    budget: float
+    seed: int
+
+    @property
+    def key(self):
+        return sweep_results.run_key(self.method, self.budget, self.seed)
+
+
+@dataclasses.dataclass
+class Data:
+    """The data every run of a sweep shares, loaded and cached once."""
+
+    train: tf.data.Dataset
+    train_size: int
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    gradient_sample: tf.data.Dataset
+    gradient_sample_size: int
+    input_shape: tuple
+    num_classes: int
+    full_budget: bk.Budget
+    description: str
+
+
+def load_data(settings):
+    """Loads and caches the data of `settings` (a `Settings`) for all runs.
+
+    The gradient-norm sample is the first `grad_norm_examples` training
+    examples (all of them for 0), unaugmented, in batches of the training
+    batch size.
+
+    Raises:
+        ValueError: for sizes that do not fit the data;
+            `data.DatasetNotFoundError` when a TFDS dataset is not prepared.
+    """
+    splits = data_lib.load(
+        settings.dataset,
+        data_dir=settings.data_dir,
+        validation_size=settings.validation_size,
+        train_subset=settings.train_subset,
+    )
+    train = splits.train.cache()
+    for _ in train:  # Fills the cache: later runs read from memory.
+        pass
+    full = bk.Budget(
+        epochs=settings.full_epochs,
+        steps_per_epoch=data_lib.steps_per_epoch(train, settings.batch_size),
+    )
+    sample_size = settings.grad_norm_examples or splits.train_size
+    sample_size = min(sample_size, splits.train_size)
+    validation = None
+    if splits.validation is not None:
+        validation = data_lib.batches(splits.validation, EVAL_BATCH_SIZE)
+    return Data(
+        train=train,
+        train_size=splits.train_size,
+        validation=validation,
+        test=data_lib.batches(splits.test, EVAL_BATCH_SIZE),
+        gradient_sample=data_lib.batches(
+            train.take(sample_size), settings.batch_size
+        ),
+        gradient_sample_size=sample_size,
+        input_shape=splits.input_shape,
+        num_classes=splits.num_classes,
+        full_budget=full,
+        description=splits.description,
+    )
+
+
+def plan(config, data):
+    """The grid of a sweep as `RunSpec`s, seed by seed, budget by budget.
+
+    `offshelf` and `subsample` are left out at budget 1, where they are the
+    `step` run by definition.
+
+    Raises:
+        ValueError: naming `budgets` when a budget is less than one update.
+    """
+    for fraction in config.budgets:
+        try:
+            data.full_budget.fraction(fraction)
+        except ValueError as error:
+            raise ValueError(
+                f"Argument `budgets` holds {fraction:g}, less than one update "
+                f"of the full budget of {data.full_budget.steps} updates "
+                f"({error}). Received: budgets={list(config.budgets)}"
+            ) from error
+    specs = []
+    for seed in range(config.seeds):
+        for fraction in config.budgets:
+            for method in config.methods:
+                if (
+                    method in baselines.SAME_AS_STEP_AT_FULL_BUDGET
+                    and fraction >= 1
+                ):
+                    continue
+                specs.append(RunSpec(method, fraction, seed))
+    return specs
+
+
+def _subset(dataset, indices, size):
+    """The examples of `dataset` (of `size` examples) at `indices`, in order."""
+    mask = np.zeros(size, dtype=bool)
+    mask[indices] = True
+    mask = tf.constant(mask)
+    subset = dataset.enumerate().filter(lambda i, example: mask[i])
+    subset = subset.map(lambda i, example: example)
+    return subset.apply(tf.data.experimental.assert_cardinality(len(indices)))
+
+
+def _evaluate(model, dataset):
+    if dataset is None:
+        return {}
+    return {
+        k: float(v)
+        for k, v in model.evaluate(dataset, return_dict=True, verbose=0).items()
+    }
+
+
+@dataclasses.dataclass
+class Run:
+    """One run, built and compiled, before training."""
+
+    model: keras.Model
+    train: tf.data.Dataset
+    steps_per_epoch: int
+    train_size: int
+    budget: bk.Budget
+    learning_rate: object
+
+
+def build_run(spec, config, data):
+    """Builds the data stream, schedule and compiled model of a run.
+
+    For a seed, every method starts from the same weights and (on the same
+    examples) the same stream of batches: both depend on the seed only.
+    """
+    settings = config.settings
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed)
+    examples, train_size = data.train, data.train_size
+    if spec.method == "subsample":
+        indices = baselines.subsample_indices(
+            data.train_size, spec.budget, spec.seed
+        )
+        examples = _subset(data.train, indices, data.train_size)
+        train_size = len(indices)
+    train = data_lib.training_stream(
+        examples, settings.batch_size, seed=spec.seed, augment=settings.augment
+    )
+    steps_per_epoch = data_lib.steps_per_epoch(examples, settings.batch_size)
+    budget = data.full_budget.fraction(spec.budget)
+    learning_rate, optimizer = baselines.learning_rate_and_optimizer(
+        spec.method,
+        budget=budget,
+        full_budget=data.full_budget,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        optimizer=settings.optimizer,
+        warmup_fraction=settings.warmup_fraction,
+    )
+    model = models_lib.build(
+        settings.model,
+        data.input_shape,
+        data.num_classes,
+        width=settings.model_width,
+        bn_momentum=settings.bn_momentum,
+        seed=spec.seed,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return Run(
+        model, train, steps_per_epoch, train_size, budget, learning_rate
+    )
+
+
+def run_one(spec, config, data):
+    """Trains and evaluates one run of the grid; returns its result line."""
+    settings = config.settings
+    start = time.time()
+    run = build_run(spec, config, data)
+    model, train, budget = run.model, run.train, run.budget
+    steps_per_epoch = run.steps_per_epoch
+    callbacks = [bk.callbacks.FailOnNonFiniteLoss()]
+    monitor = None
+    if spec.method in config.grad_norm_methods:
+        monitor = convergence.GradientNormMonitor(
+            data.gradient_sample, budget, settings.grad_norm_points
+        )
+        callbacks.append(monitor)
+    result = {
+        "method": spec.method,
+        "budget": spec.budget,
+        "seed": spec.seed,
+        "settings": settings.fingerprint(),
+        "budget_steps": budget.steps,
+        "full_budget_steps": data.full_budget.steps,
+        "train_examples": run.train_size,
+        "learning_rate_curve": baselines.learning_rate_curve(
+            run.learning_rate, budget
+        ),
+    }
+    try:
+        history = bk.fit(
+            model,
+            train,
+            budget,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=config.verbose,
+        )
+    except bk.callbacks.NonFiniteLossError as error:
+        logging.error("Run %s diverged: %s", spec.key, error)
+        result.update(status="diverged", error=str(error))
+    else:
+        result["status"] = "ok"
+        result["train_loss"] = float(history.history["loss"][-1])
+        result["train_accuracy"] = float(history.history["accuracy"][-1])
+        no_recal = _evaluate(model, data.test)
+        result["bn_recalibration_batches"] = 0
+        if settings.bn_recalibration_batches:
+            # At most one pass over the training data (the first epoch's
+            # batches, augmented as in training).
+            result["bn_recalibration_batches"] = batchnorm.recalibrate(
+                model,
+                train.take(steps_per_epoch),
+                settings.bn_recalibration_batches,
+            )
+        for name, dataset in (("test", data.test),
+                              ("validation", data.validation)):
+            metrics = _evaluate(model, dataset)
+            result.update({f"{name}_{k}": v for k, v in metrics.items()})
+        result.update({f"test_{k}_no_recal": v for k, v in no_recal.items()})
+    result["updates_done"] = int(model.optimizer.iterations.numpy())
+    if monitor is not None:
+        result["gradient_norm"] = monitor.measurements
+        result["gradient_norm_examples"] = data.gradient_sample_size
+    result["seconds"] = round(time.time() - start, 2)
+    result["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
+    return result
+
+
+@dataclasses.dataclass
+class Sweep:
+    """A prepared sweep: its configuration, data and the runs left to do."""
+
+    config: sweep_config.SweepConfig
+    data: Data
+    specs: list
+    todo: list
+    results_path: str
+
+
+def prepare(config):
+    """Validates `config`, loads the data and finds the runs left to do.
+
+    Everything that can fail on a bad configuration fails here, before any
+    training: the settings, the data, budgets of less than one update, a
+    model that cannot be built, and results of other settings in
+    `output_dir`.
+
+    Raises:
+        ValueError: naming the invalid setting (also
+            `data.DatasetNotFoundError`).
+    """
+    config = sweep_config.validate(config)
+    data = load_data(config.settings)
+    specs = plan(config, data)
+    models_lib.build(
+        config.settings.model, data.input_shape, data.num_classes,
+        width=config.settings.model_width,
+    )
+    os.makedirs(config.output_dir, exist_ok=True)
+    path = os.path.join(config.output_dir, RESULTS_FILE)
+    done = sweep_results.finished_runs(path, config.settings.fingerprint())
+    todo = [spec for spec in specs if spec.key not in done]
+    return Sweep(config, data, specs, todo, path)
+
+
+def execute(sweep, run_fn=None):
+    """Runs what is left of a prepared sweep, then writes its report.
+
+    Args:
+        sweep: A `Sweep` from `prepare`.
+        run_fn: The function that trains one run; default `run_one`.
+
+    Returns:
+        The path of the results file.
+    """
+    run_fn = run_fn or run_one
+    config, data = sweep.config, sweep.data
+    logging.info("Data: %s", data.description)
+    logging.info("Settings: %s", config.settings.fingerprint())
+    logging.info(
+        "Budgets: %s of the full %s",
+        ", ".join(
+            f"{b:g} -> {data.full_budget.fraction(b).steps} updates"
+            for b in config.budgets
+        ),
+        data.full_budget.description,
+    )
+    logging.info(
+        "Grid: %d runs (%d methods x %d budgets x %d seeds, less the "
+        "baselines that equal step at 100%%); %d finished, %d to run. "
+        "Results: %s",
+        len(sweep.specs), len(config.methods), len(config.budgets),
+        config.seeds, len(sweep.specs) - len(sweep.todo), len(sweep.todo),
+        sweep.results_path,
+    )
+    for i, spec in enumerate(sweep.todo, 1):
+        result = run_fn(spec, config, data)
+        sweep_results.append_result(sweep.results_path, result)
+        logging.info(
+            "[%d/%d] %s at %g (%d updates), seed %d: %s, test accuracy "
+            "%.4f (%.4f before BN recalibration), %.1f s",
+            i, len(sweep.todo), spec.method, spec.budget,
+            result["budget_steps"], spec.seed, result["status"],
+            result.get("test_accuracy", np.nan),
+            result.get("test_accuracy_no_recal", np.nan), result["seconds"],
+        )
+    if config.report:
+        report = report_lib.write_report(sweep.results_path, config.output_dir)
+        logging.info("Report: %s", report)
+    return sweep.results_path
+
+
+def run_sweep(config, run_fn=None):
+    """`prepare` and `execute` a sweep; returns the results file's path."""
+    return execute(prepare(config), run_fn)
