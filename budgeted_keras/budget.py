@@ -20,7 +20,12 @@ def _number_gt0(name, value):
     return _checks.number(name, value, minimum=0, strict=True)
 
 
-def _round_half_up(x):
+def _round_half_up(x, name, value):
+    if not math.isfinite(x):
+        raise ValueError(
+            f"Argument `{name}` gives an infinite number of updates. "
+            f"Received: {name}={value!r}"
+        )
     return int(math.floor(x + 0.5))
 
 
@@ -158,7 +163,7 @@ class Budget:
                 per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch)
             else:
                 per_epoch = _dataset_batches(dataset)
-            batches = _round_half_up(epochs * per_epoch)
+            batches = _round_half_up(epochs * per_epoch, "epochs", epochs)
             self._source = f"epochs={epochs:g} x {per_epoch} batches per epoch"
             argument, value = "epochs", epochs
         else:
@@ -209,7 +214,7 @@ class Budget:
                 result is less than one update.
         """
         fraction = _number_gt0("fraction", fraction)
-        steps = _round_half_up(fraction * self._steps)
+        steps = _round_half_up(fraction * self._steps, "fraction", fraction)
         if steps < 1:
             raise ValueError(
                 f"Argument `fraction` of a {self._steps}-update budget is "

@@ -99,7 +99,8 @@ class BudgetCallback(keras.callbacks.Callback):
         ValueError (at the start of training): if the optimizer accumulates
             gradients over a different number of batches than the budget, if
             the optimizer's schedule was built for a different budget, if
-            `steps_per_execution` does not divide the budget's batches, or if
+            `steps_per_execution` does not divide the budget's batches and
+            the batches per epoch, or if
             the budget is already used up.
     """
 
@@ -129,10 +130,12 @@ class BudgetCallback(keras.callbacks.Callback):
                 f"where training stops. Received: budget={self.budget!r}"
             )
         per_execution = getattr(self.model, "steps_per_execution", 1) or 1
-        if self.budget.batches % per_execution:
+        per_epoch = (self.params or {}).get("steps") or per_execution
+        if self.budget.batches % per_execution or per_epoch % per_execution:
             raise ValueError(
                 f"Argument `budget` spans {self.budget.batches} batches, not "
-                f"a multiple of the model's steps_per_execution="
+                f"or epochs of {per_epoch} batches, not all multiples of the "
+                f"model's steps_per_execution="
                 f"{per_execution}, so training could not stop exactly at the "
                 f"budget. Received: budget={self.budget!r}"
             )

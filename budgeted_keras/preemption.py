@@ -41,7 +41,25 @@ def latest(directory):
         return json.load(f)
 
 
-def restore(model, directory):
+def check(directory, run):
+    """Raises if the backup in `directory` belongs to a run other than `run`.
+
+    Raises:
+        ValueError: naming `directory`.
+    """
+    meta = latest(directory)
+    if meta is None or run is None:
+        return
+    if meta.get("run") != json.loads(json.dumps(run)):
+        raise ValueError(
+            f"Argument `directory` holds the backup of a different run (at "
+            f"epoch {meta['epoch']}); resuming it would mix two runs. Use "
+            "another output folder, or delete that backup to start over. "
+            f"Received: directory={directory!r}"
+        )
+
+
+def restore(model, directory, run=None):
     """Loads the latest backup into a compiled `model`, if there is one.
 
     Restores the weights and the optimizer state (`optimizer.iterations`
@@ -51,13 +69,21 @@ def restore(model, directory):
         model: A built, compiled `keras.Model`, of the same architecture and
             optimizer as the one that wrote the backup.
         directory: Python str. The backup folder.
+        run: Optional JSON-serializable description of the run (e.g. its
+            configuration). A backup written with a different `run` is not
+            resumed: it belongs to another run.
 
     Returns:
         Python int: the epoch to resume from (0 when there is no backup).
+
+    Raises:
+        ValueError: naming `directory` when its backup belongs to a run
+            other than `run`.
     """
     meta = latest(directory)
     if meta is None:
         return 0
+    check(directory, run)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(os.path.join(directory, meta["weights"]))
@@ -73,12 +99,15 @@ class EpochBackup(keras.callbacks.Callback):
 
     Args:
         directory: Python str. The backup folder (created if needed).
+        run: Optional JSON-serializable description of the run, stored with
+            each backup and checked by `restore`.
         delete_on_train_end: Python bool. Remove the folder at the end.
     """
 
-    def __init__(self, directory, delete_on_train_end=True):
+    def __init__(self, directory, run=None, delete_on_train_end=True):
         super().__init__()
         self.directory = directory
+        self.run = run
         self.delete_on_train_end = delete_on_train_end
 
     def on_epoch_end(self, epoch, logs=None):
@@ -94,6 +123,7 @@ class EpochBackup(keras.callbacks.Callback):
                     keras.ops.convert_to_numpy(self.model.optimizer.iterations)
                 ),
                 "weights": name,
+                "run": self.run,
             },
         )
         if previous and previous["weights"] != name:

@@ -1,6 +1,7 @@
 """The configuration of one training run, and its validation."""
 
 import dataclasses
+import os
 
 import keras
 
@@ -91,6 +92,9 @@ class TrainConfig:
                 self.model = task.default_model
 
 
+# The run description written beside an exported SavedModel.
+EXPORT_INFO = "budgeted_run.json"
+
 MIXED_PRECISION = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
@@ -164,6 +168,23 @@ def validate(config):
             f"{list(MIXED_PRECISION)} or None. "
             f"Received: mixed_precision={config.mixed_precision!r}"
         )
+    if config.export_dir:
+        export_dir = os.path.abspath(config.export_dir)
+        if export_dir == os.path.abspath(config.output_dir):
+            raise ValueError(
+                "Argument `export_dir` must differ from `output_dir`. "
+                f"Received: export_dir={config.export_dir!r}"
+            )
+        if (
+            os.path.isdir(export_dir)
+            and os.listdir(export_dir)
+            and not os.path.exists(os.path.join(export_dir, EXPORT_INFO))
+        ):
+            raise ValueError(
+                "Argument `export_dir` names a non-empty folder that is not "
+                "an earlier export; it would be replaced. Received: "
+                f"export_dir={config.export_dir!r}"
+            )
     # Builds a throw-away schedule to check its name and arguments.
     bk.schedules.get(
         config.schedule,

@@ -22,7 +22,7 @@ FULL_EPOCHS = flags.DEFINE_float(
 SCHEDULE = flags.DEFINE_enum(
     "schedule",
     _DEFAULTS.schedule,
-    schedules.names() + ["htd", "poly", "exp"],
+    schedules.names() + ["htd", "poly", "exp", "tanh", "inv", "1/t"],
     "Budget-aware learning-rate schedule.",
 )
 TASK = flags.DEFINE_enum(

@@ -74,6 +74,15 @@ class Experiment:
     strategy: object
 
 
+def _run_identity(config):
+    """What a backup must match to be resumed: the run's configuration."""
+    return {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in ("verbose", "output_dir", "export_dir")
+    }
+
+
 def prepare(config):
     """Validates `config`, loads the data, resolves the budget, builds model.
 
@@ -86,6 +95,14 @@ def prepare(config):
             `data.DatasetNotFoundError`).
     """
     validate(config)
+    try:
+        preemption.check(
+            os.path.join(config.output_dir, "backup"), _run_identity(config)
+        )
+    except ValueError as error:
+        raise ValueError(
+            str(error).replace("`directory`", "`output_dir`", 1)
+        ) from None
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -164,7 +181,7 @@ def export(experiment, export_dir, run_info):
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
     experiment.model.export(export_dir, format="tf_saved_model", verbose=False)
-    write_json(os.path.join(export_dir, "budgeted_run.json"), run_info)
+    write_json(os.path.join(export_dir, config_lib.EXPORT_INFO), run_info)
 
 
 def train_and_evaluate(config_or_experiment):
@@ -210,7 +227,8 @@ def train_and_evaluate(config_or_experiment):
             )
         ),
     )
-    initial_epoch = preemption.restore(model, backup_dir)
+    run_identity = _run_identity(config)
+    initial_epoch = preemption.restore(model, backup_dir, run_identity)
     preemption.EpochLog.truncate(log_path, initial_epoch)
     if initial_epoch:
         logging.info(
@@ -244,7 +262,7 @@ def train_and_evaluate(config_or_experiment):
             bk.callbacks.FailOnNonFiniteLoss(),
             preemption.EpochLog(log_path),
         ]
-        + ([preemption.EpochBackup(backup_dir)] if chief else [])
+        + ([preemption.EpochBackup(backup_dir, run_identity)] if chief else [])
         + (
             [
                 bk.batchnorm.BatchNormRecalibration(

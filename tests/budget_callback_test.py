@@ -150,6 +150,17 @@ class BudgetCallbackTest(parameterized.TestCase):
             budgeted_keras.fit(model, make_dataset(4), budget, verbose=0)
         self.assertEqual(updates_of(model.optimizer), 0)
 
+    def test_steps_per_execution_not_dividing_epochs(self):
+        # 7 batches per epoch in chunks of 4 would overshoot a budget of 12.
+        budget = Budget(steps=12)
+        model = sgd_model(schedules.Linear(LR0, budget))
+        model.compile(
+            optimizer=model.optimizer, loss="mse", steps_per_execution=4
+        )
+        with self.assertRaisesRegex(ValueError, "epochs of 7 batches"):
+            budgeted_keras.fit(model, make_dataset(7), budget, verbose=0)
+        self.assertEqual(updates_of(model.optimizer), 0)
+
     def test_budget_already_used(self):
         model = sgd_model(schedules.Linear(LR0, 4))
         callback = callbacks_lib.BudgetCallback(4)

@@ -354,6 +354,8 @@ class BudgetBadInputTest(parameterized.TestCase):
             dict(epochs=0.04, steps_per_epoch=10),
             "epochs",
         ),
+        # Finite, but epochs x batches overflows to infinity.
+        ("epochs_overflow", dict(epochs=1e308, steps_per_epoch=10), "epochs"),
     )
     def test_bad_budget(self, kwargs, argument):
         with self.assertRaisesRegex(ValueError, f"`{argument}`"):
@@ -368,6 +370,7 @@ class BudgetBadInputTest(parameterized.TestCase):
         ("bool", True),
         # 0.04 x 10 = 0.4 updates rounds to 0.
         ("below_one_update", 0.04),
+        ("overflow", 1e308),
     )
     def test_bad_fraction(self, fraction):
         with self.assertRaisesRegex(ValueError, "`fraction`"):

@@ -81,6 +81,41 @@ class TrainMainTest(parameterized.TestCase):
         with self.assertRaisesRegex(flags.IllegalFlagValueError, name):
             FLAGS[name].parse(argv.split("=", 1)[1])
 
+    def test_export_dir_never_replaces_a_folder_it_did_not_write(self):
+        precious = self.create_tempdir()
+        precious.create_file("thesis.txt", content="years of work")
+        with flagsaver.flagsaver(
+            output_dir=self.create_tempdir().full_path,
+            export_dir=precious.full_path,
+        ):
+            with self.assertRaisesRegex(app.UsageError, "`export_dir`"):
+                train.main(["train"])
+        self.assertTrue(os.path.exists(precious.full_path + "/thesis.txt"))
+        same = self.create_tempdir().full_path
+        with flagsaver.flagsaver(output_dir=same, export_dir=same):
+            with self.assertRaisesRegex(app.UsageError, "`export_dir`"):
+                train.main(["train"])
+
+    def test_backup_of_another_run_is_not_resumed(self):
+        output_dir = self.create_tempdir().full_path
+        backup = os.path.join(output_dir, "backup")
+        os.makedirs(backup)
+        with open(os.path.join(backup, "latest.json"), "w") as f:
+            json.dump(
+                {
+                    "epoch": 6,
+                    "updates": 270,
+                    "weights": "w.h5",
+                    "run": {"schedule": "constant"},
+                },
+                f,
+            )
+        with flagsaver.flagsaver(output_dir=output_dir, schedule="cosine"):
+            with self.assertRaisesRegex(
+                app.UsageError, "`output_dir` holds the backup of a different"
+            ):
+                train.main(["train"])
+
     def test_missing_dataset_error_says_how_to_provide_it(self):
         with self.assertRaisesRegex(data_lib.DatasetNotFoundError, "data_dir"):
             train_lib.prepare(
