@@ -14,8 +14,8 @@ compares them with, all at the same budget of `T` updates:
   learning rate 1e-3; AdamW's weight decay 0.004, its Keras default).
 - `onecycle`: the one-cycle policy over the budget (`OneCycle`).
 - `sgdr`: cosine with warm restarts (`keras.optimizers.schedules.
-  CosineDecayRestarts`), three cycles of T/7, 2T/7 and 4T/7 updates that end
-  with the budget.
+  CosineDecayRestarts`), three cycles of T/7, 2T/7 and 4T/7 updates (not
+  rounded) that end with the budget.
 
 Reference: Li, Yumer, Ramanan. "Budgeted Training: Rethinking Deep Neural
 Network Training Under Resource Constraints." ICLR 2020.
@@ -179,9 +179,11 @@ def learning_rate_and_optimizer(
     elif method == "onecycle":
         schedule = OneCycle(learning_rate, budget=budget)
     elif method == "sgdr":
+        # A float first cycle of T/7 makes the third cycle end exactly at T
+        # (a rounded one would restart at full rate in the last updates).
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
             learning_rate,
-            first_decay_steps=max(1, int(round(budget.steps / 7))),
+            first_decay_steps=budget.steps / 7,
             t_mul=2.0,
             m_mul=1.0,
             alpha=0.0,

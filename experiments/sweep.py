@@ -11,9 +11,13 @@ repository root:
     # Offline smoke run on scikit-learn's digits:
     python -m experiments.sweep --budgets=0.1,1 --schedules=linear,step \
         --baselines= --seeds=1 --output_dir=runs/sweep_digits
-    # The default grid on CIFAR-10 with the 2-core CPU preset (about 1 h):
+    # The default grid on CIFAR-10 with the 2-core CPU preset (1 to 1.5 h):
     python -m experiments.sweep --dataset=cifar10 \
         --data_dir=../shared/data/tfds --output_dir=runs/sweep_cifar10
+    # Add the fast-convergence baselines (Adam, AdamW, one-cycle, SGDR):
+    python -m experiments.sweep --dataset=cifar10 \
+        --data_dir=../shared/data/tfds --output_dir=runs/sweep_cifar10 \
+        --baselines=all
     # The paper's full CIFAR recipe (ResNet-18, 200 epochs):
     python -m experiments.sweep --preset=full --dataset=cifar10 \
         --data_dir=../shared/data/tfds --output_dir=runs/sweep_full
@@ -22,7 +26,9 @@ The run settings come from `--preset` (see `experiments.sweep_config`);
 the training flags shared with `experiments.train` (`--model`,
 `--full_epochs`, `--batch_size`, `--learning_rate`, `--weight_decay`,
 `--train_subset`, `--validation_size`, `--augment`, `--bn_momentum`,
-`--bn_recalibration_batches`, ...) override the preset when given.
+`--bn_recalibration_batches`, ...) override the preset when given;
+`--output_dir` defaults to `runs/sweep`. A run whose loss becomes non-finite
+is logged as an error and recorded as diverged, and the sweep goes on.
 """
 
 from absl import app

@@ -6,11 +6,14 @@ Two presets size the runs:
   64 filters) on 10,000 CIFAR-10 training images (5,000 more held out for
   validation, the test split for the final number), batch 128, SGD with
   momentum 0.9, lr 0.1, weight decay 5e-4, flips and translations, and a
-  full budget of 10 epochs (790 updates), so that the default grid finishes
-  in about an hour on two CPU cores.
+  full budget of 10 epochs (790 updates); Keras' BatchNorm momentum with
+  recalibration on one epoch of training batches; the gradient norm of the
+  linear and constant runs on the whole training set. Sized for the default
+  grid to take about an hour on two idle CPU cores (84 minutes measured on a
+  shared machine; see docs/results.md).
 - `full`: the paper's CIFAR recipe: ResNet-18 (KerasCV ResNetV2 layout), all
   45,000 training images after a 5,000-image validation split, batch 128,
-  lr 0.1, weight decay 5e-4, 200 epochs.
+  lr 0.1, weight decay 5e-4, 200 epochs; it needs an accelerator.
 
 On the offline `digits` data both presets hold out 237 of the 1,437 training
 images for validation and use the other 1,200.

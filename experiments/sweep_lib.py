@@ -6,8 +6,10 @@ schedule, and appends one JSON line per finished run to
 `<output_dir>/results.jsonl`. Runs already in that file are skipped, so an
 interrupted sweep resumes where it stopped. Every run of a seed starts from
 the same initial weights and sees the training data in the same order (and
-with the same augmentation), whatever its method. When the grid is done it
-writes the report (`experiments.report`).
+with the same augmentation), whatever its method. A run whose loss becomes
+non-finite is logged as an error and recorded with `"status": "diverged"`
+(it counts as finished). When the grid is done it writes the report
+(`experiments.report_lib`).
 """
 
 import dataclasses

@@ -121,7 +121,7 @@ class GradientNormMonitorTest(parameterized.TestCase):
             model,
             train.repeat(),
             budget,
-            steps_per_epoch=5,
+            steps_per_epoch=4,  # A multiple of every steps_per_execution.
             callbacks=callbacks,
             verbose=0,
         )

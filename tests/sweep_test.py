@@ -1,10 +1,8 @@
-"""The sweep end to end on digits, its resumption, its errors, its baselines."""
+"""The sweep end to end on digits, its resumption, presets and errors."""
 
-import math
 import os
 from unittest import mock
 
-import keras
 import numpy as np
 from absl import app
 from absl import flags
@@ -12,8 +10,6 @@ from absl.testing import absltest
 from absl.testing import flagsaver
 from absl.testing import parameterized
 
-import budgeted_keras as bk
-from experiments import baselines
 from experiments import sweep
 from experiments import sweep_config
 from experiments import sweep_lib
@@ -337,6 +333,26 @@ class ResumeTest(parameterized.TestCase):
         )
 
 
+class DivergedRunTest(parameterized.TestCase):
+    def test_non_finite_loss_is_recorded_and_the_sweep_goes_on(self):
+        settings = sweep_config.settings_for(
+            "cpu", "digits", full_epochs=2.0, learning_rate=1e12,
+            grad_norm_points=(0.0, 1.0),
+        )
+        config = _config(
+            self.create_tempdir().full_path, settings=settings,
+            budgets=(1.0,), schedules=("constant",),
+            grad_norm_methods=(),
+        )
+        with self.assertLogs(level="ERROR") as logs:
+            path = sweep_lib.run_sweep(config)
+        (line,) = sweep_results.read_results(path)
+        self.assertEqual(line["status"], "diverged")
+        self.assertRegex(line["error"], r"between update \d+ and update \d+")
+        self.assertNotIn("test_accuracy", line)
+        self.assertIn("diverged", "".join(logs.output))
+
+
 class SameStartTest(parameterized.TestCase):
     def test_methods_of_a_seed_share_weights_and_batches(self):
         config = sweep_config.validate(_config("unused"))
@@ -370,141 +386,6 @@ class SameStartTest(parameterized.TestCase):
         np.testing.assert_array_equal(linear[0][0], subsample[0][0])
         # 10% of 1,200 examples: one batch of 120 per epoch.
         self.assertEqual(subsample[1][0].shape[0], 120)
-
-
-class BaselinesTest(parameterized.TestCase):
-    def _rates(self, method, fraction, steps):
-        full = bk.Budget(steps=300)
-        budget = full.fraction(fraction)
-        rate, optimizer = baselines.learning_rate_and_optimizer(
-            method,
-            budget=budget,
-            full_budget=full,
-            learning_rate=0.1,
-            weight_decay=5e-4,
-        )
-        return [float(keras.ops.convert_to_numpy(rate(t))) for t in steps], (
-            optimizer
-        )
-
-    @parameterized.named_parameters(
-        # Full budget 300 updates: drops at 100 and 200 of the FULL budget.
-        # A 25% budget (75 updates) never decays; a 50% budget (150) drops
-        # once, at 100; past the budget the rate holds.
-        (
-            "offshelf_quarter",
-            "offshelf",
-            0.25,
-            (0, 74, 75, 500),
-            (0.1, 0.1, 0.1, 0.1),
-        ),
-        (
-            "offshelf_half",
-            "offshelf",
-            0.5,
-            (99, 100, 149, 400),
-            (0.1, 0.01, 0.01, 0.01),
-        ),
-        # Step over the run's own budget (150): drops at 50 and 100.
-        ("subsample_half", "subsample", 0.5, (49, 50, 100), (0.1, 0.01, 0.001)),
-        # Budget 70 -> cycles of 10, 20, 40 updates: restarts at 10 and 30,
-        # the third cycle at 50 is half way, cos(pi/2) -> 0.05; the last
-        # update, 69, is 39/40 of the way down.
-        (
-            "sgdr",
-            "sgdr",
-            70 / 300,
-            (0, 5, 10, 30, 50, 69),
-            (
-                0.1,
-                0.05,
-                0.1,
-                0.1,
-                0.05,
-                0.05 * (1 + math.cos(math.pi * 39 / 40)),
-            ),
-        ),
-    )
-    def test_learning_rates(self, method, fraction, steps, expected):
-        rates, optimizer = self._rates(method, fraction, steps)
-        self.assertIsInstance(optimizer, keras.optimizers.SGD)
-        for step, rate, want in zip(steps, rates, expected):
-            with self.subTest(step=step):
-                self.assertAlmostEqual(rate, want, places=6)
-
-    @parameterized.named_parameters(
-        ("adam", "adam", keras.optimizers.Adam),
-        ("adamw", "adamw", keras.optimizers.AdamW),
-    )
-    def test_adaptive_baselines_use_their_usual_rate(self, method, kind):
-        full = bk.Budget(steps=300)
-        rate, optimizer = baselines.learning_rate_and_optimizer(
-            method,
-            budget=full.fraction(0.5),
-            full_budget=full,
-            learning_rate=0.1,
-            weight_decay=5e-4,
-        )
-        self.assertIsInstance(optimizer, kind)
-        self.assertEqual(rate, 1e-3)
-        self.assertAlmostEqual(float(optimizer.learning_rate), 1e-3)
-
-    def test_one_cycle(self):
-        schedule = baselines.OneCycle(0.1, budget=100)
-        # Rises from 0.1/25 to 0.1 at update 30 (cosine), then anneals to
-        # 0.1/25/1e4 at 100: at 15, (0.004 + 0.1) / 2; at 65, half way down.
-        end = 0.1 / 25 / 1e4
-        for step, want in (
-            (0, 0.004),
-            (15, 0.052),
-            (30, 0.1),
-            (65, (0.1 + end) / 2),
-            (100, end),
-            (1000, end),
-        ):
-            with self.subTest(step=step):
-                self.assertAlmostEqual(float(schedule(step)), want, places=6)
-        config = keras.saving.serialize_keras_object(schedule)
-        restored = keras.saving.deserialize_keras_object(config)
-        self.assertAlmostEqual(float(restored(65)), float(schedule(65)))
-
-    @parameterized.named_parameters(
-        ("peak", dict(peak_fraction=1.0), "peak_fraction"),
-        ("div", dict(div_factor=0.0), "div_factor"),
-    )
-    def test_one_cycle_bad_arguments(self, kwargs, name):
-        with self.assertRaisesRegex(ValueError, f"`{name}`"):
-            baselines.OneCycle(0.1, budget=100, **kwargs)
-
-    @parameterized.named_parameters(
-        ("tenth", 1200, 0.1, 120),
-        ("rounds_half_up", 45, 0.1, 5),
-        ("at_least_one", 50, 0.001, 1),
-    )
-    def test_subsample_size(self, train_size, fraction, expected):
-        self.assertEqual(
-            baselines.subsample_size(train_size, fraction), expected
-        )
-        indices = baselines.subsample_indices(train_size, fraction, seed=0)
-        self.assertLen(set(indices.tolist()), expected)
-        self.assertTrue(all(0 <= i < train_size for i in indices))
-
-    def test_learning_rate_curve(self):
-        curve = baselines.learning_rate_curve(
-            bk.schedules.Linear(0.1, budget=4), bk.Budget(steps=4)
-        )
-        self.assertEqual([p for p, _ in curve], [0.0, 0.25, 0.5, 0.75])
-        for (_, rate), want in zip(curve, (0.1, 0.075, 0.05, 0.025)):
-            self.assertTrue(math.isclose(rate, want, abs_tol=1e-7))
-        self.assertEqual(
-            baselines.learning_rate_curve(1e-3, bk.Budget(steps=2)),
-            [[0.0, 1e-3], [0.5, 1e-3]],
-        )
-        # 1000 updates, 3 points: 0, round(499.5) = 500, 999.
-        curve = baselines.learning_rate_curve(
-            0.1, bk.Budget(steps=1000), points=3
-        )
-        self.assertEqual([p for p, _ in curve], [0.0, 0.5, 0.999])
 
 
 if __name__ == "__main__":
