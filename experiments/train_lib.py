@@ -26,10 +26,8 @@ from budgeted_keras import distribute
 from budgeted_keras import tasks as tasks_lib
 from budgeted_keras import preemption
 from experiments import config as config_lib
-from experiments.config import TrainConfig  # noqa: F401 (re-exported)
+from experiments.config import TrainConfig
 from experiments.config import validate
-
-OPTIMIZERS = config_lib.OPTIMIZERS
 
 
 def write_json(path, payload):
