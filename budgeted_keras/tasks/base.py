@@ -34,6 +34,11 @@ class ModelConfig:
             (None for the small configurations used by CPU tests).
         full_epochs: Optional Python float, that budget in epochs (the
             `--full_epochs` value that reproduces it).
+        recipe: Dict of the standard recipe's training settings, named as
+            `experiments.config.TrainConfig` fields (`batch_size`,
+            `learning_rate`, `optimizer`, `weight_decay`, and
+            `warmup_fraction` where it warms up); empty for the small
+            configurations. SGD always has momentum 0.9.
     """
 
     name: str
@@ -42,6 +47,7 @@ class ModelConfig:
     options: dict = dataclasses.field(default_factory=dict)
     full_budget: str = None
     full_epochs: float = None
+    recipe: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Task:
         default_dataset: Python str.
         configs: Dict of model name -> `ModelConfig`.
         default_model: Python str, the small configuration.
+        standard_model: Python str, the standard configuration (one with
+            a `full_budget` and a `recipe`).
     """
 
     name = None
@@ -84,6 +92,7 @@ class Task:
     default_dataset = None
     configs = {}
     default_model = None
+    standard_model = None
 
     def model_names(self):
         """The model names this task builds."""

@@ -19,6 +19,9 @@ from budgeted_keras import metrics as metrics_lib
 from budgeted_keras import models as models_lib
 from budgeted_keras.tasks import base
 
+_IMAGENET_SETTINGS = dict(
+    batch_size=256, learning_rate=0.1, optimizer="sgd", weight_decay=1e-4
+)
 _IMAGENET_RECIPE = (
     "SGD momentum 0.9, lr 0.1, batch 256, weight decay 1e-4, step decay "
     "x0.1 at 1/3 and 2/3"
@@ -59,6 +62,12 @@ class Classification(base.Task):
                 "5e-4"
             ),
             full_epochs=200,
+            recipe=dict(
+                batch_size=128,
+                learning_rate=0.1,
+                optimizer="sgd",
+                weight_decay=5e-4,
+            ),
         ),
         "resnet18": base.ModelConfig(
             "resnet18",
@@ -69,6 +78,7 @@ class Classification(base.Task):
                 + _IMAGENET_RECIPE
             ),
             full_epochs=90,
+            recipe=_IMAGENET_SETTINGS,
         ),
         "resnet50": base.ModelConfig(
             "resnet50",
@@ -79,9 +89,11 @@ class Classification(base.Task):
                 + _IMAGENET_RECIPE
             ),
             full_epochs=90,
+            recipe=_IMAGENET_SETTINGS,
         ),
     }
     default_model = "cnn"
+    standard_model = "cifar_resnet18"
 
     def dataset_spec(self, dataset):
         # Any TFDS image-classification dataset works, not only the listed.
@@ -187,7 +199,10 @@ class Classification(base.Task):
         split = split.map(prepare, num_parallel_calls=base.AUTOTUNE)
         return split.batch(batch_size).prefetch(base.AUTOTUNE)
 
-    def build_model(self, model, splits, *, bn_momentum=0.99, seed=None):
+    def build_model(
+        self, model, splits, *, bn_momentum=0.99, seed=None, width=None
+    ):
+        """Builds `model`; `width` is `budgeted_keras.models.build`'s."""
         self.model_config(model)
         shape = tuple(splits.input_shape)
         input_shape = (*self._image_size(model, shape), shape[-1])
@@ -195,6 +210,7 @@ class Classification(base.Task):
             model,
             input_shape,
             splits.num_classes,
+            width=width,
             bn_momentum=bn_momentum,
             seed=seed,
         )

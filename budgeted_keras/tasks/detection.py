@@ -81,6 +81,12 @@ class Detection(base.Task):
             ),
             full_budget=_STANDARD_BUDGET,
             full_epochs=12.17,
+            recipe=dict(
+                batch_size=16,
+                learning_rate=0.01,
+                optimizer="sgd",
+                weight_decay=1e-4,
+            ),
         ),
         "yolov8_small": base.ModelConfig(
             "yolov8_small",
@@ -116,9 +122,16 @@ class Detection(base.Task):
                 "5e-4, linear decay"
             ),
             full_epochs=500,
+            recipe=dict(
+                batch_size=64,
+                learning_rate=0.01,
+                optimizer="sgd",
+                weight_decay=5e-4,
+            ),
         ),
     }
     default_model = "retinanet_small"
+    standard_model = "retinanet"
 
     def decode(self, example, spec, training):
         image = tf.cast(example["image"], "float32") / 255.0

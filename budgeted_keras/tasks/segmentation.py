@@ -119,9 +119,16 @@ class Segmentation(base.Task):
                 "poly 0.9"
             ),
             full_epochs=215,
+            recipe=dict(
+                batch_size=8,
+                learning_rate=0.01,
+                optimizer="sgd",
+                weight_decay=5e-4,
+            ),
         ),
     }
     default_model = "deeplabv3plus_small"
+    standard_model = "deeplabv3plus"
 
     def decode(self, example, spec, training):
         # Images stay uint8 until cropped: a float copy of a full frame

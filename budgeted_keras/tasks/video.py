@@ -71,9 +71,17 @@ class Video(base.Task):
                 "2.5-epoch warmup"
             ),
             full_epochs=30,
+            recipe=dict(
+                batch_size=64,
+                learning_rate=1e-3,
+                optimizer="adamw",
+                weight_decay=0.02,
+                warmup_fraction=2.5 / 30,
+            ),
         ),
     }
     default_model = "videoswin_small"
+    standard_model = "videoswin_tiny"
 
     def decoders(self, spec):
         import tensorflow_datasets as tfds
