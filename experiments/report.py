@@ -28,10 +28,12 @@ REPORT_DIR = flags.DEFINE_string(
     "report_dir", None,
     "Folder for report.md and figures/ (default: that of --results).",
 )
-METRIC = flags.DEFINE_enum(
-    "metric", "test_accuracy",
-    ["test_accuracy", "validation_accuracy", "test_accuracy_no_recal"],
-    "The result field the main table and plots show.",
+METRIC = flags.DEFINE_string(
+    "metric", None,
+    "The result field the main table and plots show, e.g. "
+    "'validation_accuracy' or 'test_accuracy_no_recal' (default: the test "
+    "value of the task's primary metric: test_accuracy, test_mean_iou, "
+    "test_box_map).",
 )
 
 

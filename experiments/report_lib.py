@@ -77,11 +77,14 @@ def metric_table(lines, field="test_accuracy", methods=None, digits=3):
     return table
 
 
-def recalibration_table(lines, digits=3):
-    """Test accuracy before → after BatchNorm recalibration, seed means."""
+def recalibration_table(lines, field="test_accuracy", digits=3):
+    """`field` before → after BatchNorm recalibration, seed means.
+
+    The values before are those of `<field>_no_recal`.
+    """
     budgets, steps = _budgets(lines)
-    before = values_by_cell(lines, "test_accuracy_no_recal")
-    after = values_by_cell(lines, "test_accuracy")
+    before = values_by_cell(lines, f"{field}_no_recal")
+    after = values_by_cell(lines, field)
     table = _header(budgets, steps)
     for m in ordered_methods(lines):
         if not any((m, b) in before and (m, b) in after for b in budgets):
@@ -171,6 +174,9 @@ def claims_table(lines, field="test_accuracy"):
         if not full or ("linear", b) not in cells:
             row.append("")
             continue
+        if mean_std(full)[0] == 0:
+            row.append("— (0 at 100%)")
+            continue
         ratio = mean_std(cells["linear", b])[0] / mean_std(full)[0]
         row.append(f"{ratio:.1%}")
     table += (
@@ -186,6 +192,8 @@ def _setup(lines):
     seeds = sorted({line["seed"] for line in lines})
     diverged = sum(line.get("status", "ok") != "ok" for line in lines)
     text = (
+        f"Task: {settings.get('task', sweep_results.CLASSIFICATION)}, "
+        f"data: {settings.get('dataset')}, model: {settings.get('model')}. "
         f"{len(lines)} runs ({diverged} diverged), seeds {seeds}; full "
         f"budget {first.get('full_budget_steps')} updates "
         f"({settings.get('full_epochs')} epochs of "
@@ -209,14 +217,22 @@ def _gradient_norm_data(lines):
     )
 
 
-def write_report(results_path, output_dir, field="test_accuracy"):
+def write_report(results_path, output_dir, field=None):
     """Writes `report.md` and `figures/*.png` for a results file.
+
+    Args:
+        results_path: Python str, a sweep's `results.jsonl`.
+        output_dir: Python str, the folder of the report.
+        field: Python str, the result field tabulated and plotted (e.g.
+            "validation_accuracy"); None for the test value of the task's
+            primary metric (`sweep_results.test_field`).
 
     Returns:
         The path of `report.md`.
 
     Raises:
-        ValueError: if the results file is missing, empty or invalid.
+        ValueError: if the results file is missing, empty or invalid, or
+            no run has `field`.
     """
     lines = sweep_results.read_results(results_path)
     if not lines:
@@ -224,19 +240,31 @@ def write_report(results_path, output_dir, field="test_accuracy"):
             "Argument `results` must be a results file with at least one "
             f"run. Received: results={results_path!r}"
         )
+    test = sweep_results.test_field(lines)
+    field = field or test
+    if not any(field in line for line in lines):
+        fields = sorted(
+            {k for line in lines for k, v in line.items()
+             if k.startswith(("test_", "validation_"))
+             and isinstance(v, (int, float))}
+        )
+        raise ValueError(
+            f"Argument `metric` must be a result field of the runs, one of "
+            f"{fields}. Received: metric={field!r}"
+        )
     figures = report_plots.write_figures(
         lines, os.path.join(output_dir, "figures"), field
     )
     parts = [
-        "# Budget sweep report\n",
+        "# Budget sweep report\n\n",
         _setup(lines),
         f"\n## {field}: mean ± std over seeds (best per budget in bold)\n\n"
         "Columns: budget as a fraction of the full budget (updates).\n\n",
         metric_table(lines, field),
         "\n## The paper's claims on these numbers\n\n",
         claims_table(lines, field),
-        "\n## BatchNorm recalibration: test accuracy before → after\n\n",
-        recalibration_table(lines),
+        f"\n## BatchNorm recalibration: {test} before → after\n\n",
+        recalibration_table(lines, test),
     ]
     if final_gradient_norms(lines):
         parts += [

@@ -21,8 +21,16 @@ repository root:
     # The paper's full CIFAR recipe (ResNet-18, 200 epochs):
     python -m experiments.sweep --preset=full --dataset=cifar10 \
         --data_dir=../shared/data/tfds --output_dir=runs/sweep_full
+    # Another task, with its standard recipe (DeepLabV3+ on Cityscapes,
+    # 215 epochs at batch 8; Cityscapes is a manual download):
+    python -m experiments.sweep --task=segmentation --preset=full \
+        --data_dir=$TFDS_DATA_DIR --output_dir=runs/sweep_cityscapes
 
-The run settings come from `--preset` (see `experiments.sweep_config`);
+`--task` picks what is trained (classification by default; also
+segmentation, detection, video: `budgeted_keras.tasks`) and `--dataset`
+its data (by default the task's: digits, cityscapes, coco/2017, ucf101).
+The run settings come from `--preset` and the task (see
+`experiments.sweep_config`);
 the training flags shared with `experiments.train` (`--model`,
 `--full_epochs`, `--batch_size`, `--learning_rate`, `--weight_decay`,
 `--train_subset`, `--validation_size`, `--augment`, `--bn_momentum`,
@@ -41,11 +49,15 @@ from experiments import sweep_lib
 from experiments import train_flags
 
 FLAGS = flags.FLAGS
+# `--help` lists the run flags defined in `train_flags` too.
+flags.adopt_module_key_flags(train_flags)
 
 PRESET = flags.DEFINE_enum(
     "preset", "cpu", list(sweep_config.PRESETS),
-    "Run settings: 'cpu' (small CNN, 10k CIFAR images, 10-epoch full "
-    "budget) or 'full' (ResNet-18, 200 epochs).",
+    "Run settings: 'cpu' (classification: small CNN, 10k CIFAR images, "
+    "10-epoch full budget; other tasks: their small model on 500 images) "
+    "or 'full' (classification: ResNet-18, 200 epochs; other tasks: "
+    "their standard recipe).",
 )
 BUDGETS = flags.DEFINE_list(
     "budgets", [f"{b:g}" for b in sweep_config.DEFAULT_BUDGETS],
@@ -114,9 +126,6 @@ _NOT_FOR_SWEEPS = {
     "grad_accum": None,
     "deterministic": None,
     "export_dir": None,
-    # TODO: sweep the segmentation, detection and video tasks too; their
-    # runs need task-specific baselines and metrics in the report.
-    "task": "experiments.train --task=... per budget (classification only)",
 }
 
 
@@ -160,9 +169,15 @@ def config_from_flags():
         "grad_norm_points", GRAD_NORM_POINTS.value
     )
     overrides["data_dir"] = train_flags.DATA_DIR.value
+    task = train_flags.TASK.value
+    dataset = train_flags.DATASET
     try:
         settings = sweep_config.settings_for(
-            PRESET.value, train_flags.DATASET.value, **overrides
+            PRESET.value,
+            # Left at its default, --dataset is the task's default dataset.
+            dataset.value if _given(dataset.name) else None,
+            task=task,
+            **overrides,
         )
     except ValueError as error:
         raise app.UsageError(str(error)) from error

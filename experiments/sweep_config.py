@@ -17,6 +17,18 @@ Two presets size the runs:
 
 On the offline `digits` data both presets hold out 237 of the 1,437 training
 images for validation and use the other 1,200.
+
+The other tasks (`--task=segmentation|detection|video`, see
+`budgeted_keras.tasks`) have presets of their own (`task_preset`):
+
+- `cpu`: the task's small model configuration on the first 500 training
+  images (clips), 100 more held out, batch 8, a full budget of 10 epochs
+  (630 updates), with the optimizer, learning rate and weight decay of the
+  task's standard recipe.
+- `full`: the task's standard configuration and its whole standard recipe
+  (`ModelConfig.recipe`; its full budget in epochs is
+  `ModelConfig.full_epochs`) on all the training data, 500 images held
+  out.
 """
 
 import dataclasses
@@ -24,10 +36,11 @@ import math
 
 from budgeted_keras import _checks
 from budgeted_keras import data as data_lib
-from budgeted_keras import models as models_lib
 from budgeted_keras import schedules
+from budgeted_keras import tasks as tasks_lib
 from experiments import baselines
 from experiments import config as config_lib
+from experiments import sweep_results
 
 DEFAULT_BUDGETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 # The baselines the paper's claims are checked against; the fast-convergence
@@ -65,6 +78,54 @@ PRESETS = {
 # Validation examples held out from the training split, per dataset.
 VALIDATION_SIZES = {data_lib.DIGITS: 237}
 TFDS_VALIDATION_SIZE = 5000  # The paper's 45k/5k CIFAR split.
+CLASSIFICATION = sweep_results.CLASSIFICATION
+# The CPU preset of the tasks other than classification; the optimizer,
+# learning rate and weight decay come from the task's standard recipe.
+TASK_CPU_PRESET = dict(
+    model_width=None,
+    full_epochs=10.0,
+    batch_size=8,
+    augment=True,
+    train_subset=500,
+    validation_size=100,
+    grad_norm_examples=64,
+)
+TASK_FULL_VALIDATION_SIZE = 500
+
+
+def task_preset(task, preset):
+    """The settings of `preset` for `task`, as a dict of `Settings` fields.
+
+    Args:
+        task: Python str, a `budgeted_keras.tasks.names()` name.
+        preset: Python str, "cpu" or "full".
+
+    Raises:
+        ValueError: for an unknown task or preset.
+    """
+    if preset not in PRESETS:
+        raise ValueError(
+            f"Argument `preset` must be one of {sorted(PRESETS)}. "
+            f"Received: preset={preset!r}"
+        )
+    runner = tasks_lib.get(task)
+    if task == CLASSIFICATION:
+        return dict(PRESETS[preset])
+    standard = runner.model_config(runner.standard_model)
+    recipe = {
+        k: v for k, v in standard.recipe.items() if k != "batch_size"
+    }
+    if preset == "cpu":
+        return dict(TASK_CPU_PRESET, model=runner.default_model, **recipe)
+    return dict(
+        TASK_CPU_PRESET,
+        model=runner.standard_model,
+        full_epochs=float(standard.full_epochs),
+        train_subset=None,
+        validation_size=TASK_FULL_VALIDATION_SIZE,
+        grad_norm_examples=512,
+        **standard.recipe,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +134,12 @@ class Settings:
 
     Attributes:
         preset: Python str, the `PRESETS` name the settings started from.
+        task: Python str, a `budgeted_keras.tasks.names()` name.
         dataset, data_dir, model, full_epochs, batch_size, learning_rate,
         optimizer, weight_decay, warmup_fraction, validation_size,
         train_subset, augment, bn_momentum: As in `config.TrainConfig`.
-        model_width: Python int or None. `models.build`'s `width`.
+        model_width: Python int or None. `models.build`'s `width`
+            (classification only).
         bn_recalibration_batches: Python int >= 0. Training batches whose
             statistics replace the BatchNorm moving statistics after
             training (`budgeted_keras.batchnorm.recalibrate`); 0 disables.
@@ -87,6 +150,7 @@ class Settings:
     """
 
     preset: str = "cpu"
+    task: str = CLASSIFICATION
     dataset: str = data_lib.DIGITS
     data_dir: str = None
     model: str = "cnn"
@@ -113,28 +177,28 @@ class Settings:
         return values
 
 
-def settings_for(preset, dataset=data_lib.DIGITS, **overrides):
+def settings_for(preset, dataset=None, task=CLASSIFICATION, **overrides):
     """The `Settings` of a preset on a dataset, with some values overridden.
 
     Args:
         preset: Python str, a `PRESETS` name.
-        dataset: Python str, "digits" or a TFDS name.
+        dataset: Python str, a dataset of the task (classification:
+            "digits" or a TFDS name); None for the task's default.
+        task: Python str, a `budgeted_keras.tasks.names()` name.
         **overrides: `Settings` fields to set instead of the preset's.
 
     Raises:
-        ValueError: for an unknown preset or field.
+        ValueError: for an unknown preset, task or field.
     """
-    if preset not in PRESETS:
-        raise ValueError(
-            f"Argument `preset` must be one of {sorted(PRESETS)}. "
-            f"Received: preset={preset!r}"
+    values = task_preset(task, preset)
+    if dataset is None:
+        dataset = tasks_lib.get(task).default_dataset
+    if task == CLASSIFICATION:
+        values["validation_size"] = VALIDATION_SIZES.get(
+            dataset, TFDS_VALIDATION_SIZE
         )
-    values = dict(PRESETS[preset])
-    values["validation_size"] = VALIDATION_SIZES.get(
-        dataset, TFDS_VALIDATION_SIZE
-    )
-    if dataset == data_lib.DIGITS:
-        values["train_subset"] = None
+        if dataset == data_lib.DIGITS:
+            values["train_subset"] = None
     fields = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -143,7 +207,7 @@ def settings_for(preset, dataset=data_lib.DIGITS, **overrides):
             f"Received: overrides={overrides!r}"
         )
     values.update(overrides)
-    return Settings(preset=preset, dataset=dataset, **values)
+    return Settings(preset=preset, task=task, dataset=dataset, **values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,15 +321,19 @@ def validate(config):
                 "Argument `grad_norm_points` must hold fractions in [0, 1]. "
                 f"Received: grad_norm_points={list(s.grad_norm_points)!r}"
             )
-    for name, value, allowed in (
-        ("model", s.model, models_lib.names()),
-        ("optimizer", s.optimizer, config_lib.OPTIMIZERS),
-    ):
-        if value not in allowed:
-            raise ValueError(
-                f"Argument `{name}` must be one of {list(allowed)}. "
-                f"Received: {name}={value!r}"
-            )
+    if s.optimizer not in config_lib.OPTIMIZERS:
+        raise ValueError(
+            f"Argument `optimizer` must be one of {config_lib.OPTIMIZERS}. "
+            f"Received: optimizer={s.optimizer!r}"
+        )
+    task = tasks_lib.get(s.task)
+    task.model_config(s.model)
+    task.dataset_spec(s.dataset)
+    if s.model_width is not None and s.task != CLASSIFICATION:
+        raise ValueError(
+            "Argument `model_width` applies to classification models only. "
+            f"Received: model_width={s.model_width!r} with task={s.task!r}"
+        )
     if not isinstance(config.output_dir, str) or not config.output_dir:
         raise ValueError(
             "Argument `output_dir` must be a folder path. "

@@ -10,6 +10,11 @@ with the same augmentation), whatever its method. A run whose loss becomes
 non-finite is logged as an error and recorded with `"status": "diverged"`
 (it counts as finished). When the grid is done it writes the report
 (`experiments.report_lib`).
+
+Any task of `budgeted_keras.tasks` can be swept (`Settings.task`): the
+data, model, losses and metrics are the task's, and each result line
+names the task's primary metric (`"metric"`, e.g. "mean_iou"), which the
+report tabulates as `test_<metric>`.
 """
 
 import dataclasses
@@ -25,17 +30,13 @@ from absl import logging
 import budgeted_keras as bk
 from budgeted_keras import batchnorm
 from budgeted_keras import convergence
-from budgeted_keras import data as data_lib
-from budgeted_keras import models as models_lib
 from experiments import baselines
 from experiments import report_lib
 from experiments import sweep_config
+from experiments import sweep_data
 from experiments import sweep_results
 
 RESULTS_FILE = "results.jsonl"
-EVAL_BATCH_SIZE = 500
-
-
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """One cell of the grid: a method at a budget with a seed."""
@@ -47,67 +48,6 @@ class RunSpec:
     @property
     def key(self):
         return sweep_results.run_key(self.method, self.budget, self.seed)
-
-
-@dataclasses.dataclass
-class Data:
-    """The data every run of a sweep shares, loaded and cached once."""
-
-    train: tf.data.Dataset
-    train_size: int
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    gradient_sample: tf.data.Dataset
-    gradient_sample_size: int
-    input_shape: tuple
-    num_classes: int
-    full_budget: bk.Budget
-    description: str
-
-
-def load_data(settings):
-    """Loads and caches the data of `settings` (a `Settings`) for all runs.
-
-    The gradient-norm sample is the first `grad_norm_examples` training
-    examples (all of them for 0), unaugmented, in batches of the training
-    batch size.
-
-    Raises:
-        ValueError: for sizes that do not fit the data;
-            `data.DatasetNotFoundError` when a TFDS dataset is not prepared.
-    """
-    splits = data_lib.load(
-        settings.dataset,
-        data_dir=settings.data_dir,
-        validation_size=settings.validation_size,
-        train_subset=settings.train_subset,
-    )
-    train = splits.train.cache()
-    for _ in train:  # Fills the cache: later runs read from memory.
-        pass
-    full = bk.Budget(
-        epochs=settings.full_epochs,
-        steps_per_epoch=data_lib.steps_per_epoch(train, settings.batch_size),
-    )
-    sample_size = settings.grad_norm_examples or splits.train_size
-    sample_size = min(sample_size, splits.train_size)
-    validation = None
-    if splits.validation is not None:
-        validation = data_lib.batches(splits.validation, EVAL_BATCH_SIZE)
-    return Data(
-        train=train,
-        train_size=splits.train_size,
-        validation=validation,
-        test=data_lib.batches(splits.test, EVAL_BATCH_SIZE),
-        gradient_sample=data_lib.batches(
-            train.take(sample_size), settings.batch_size
-        ),
-        gradient_sample_size=sample_size,
-        input_shape=splits.input_shape,
-        num_classes=splits.num_classes,
-        full_budget=full,
-        description=splits.description,
-    )
 
 
 def plan(config, data):
@@ -141,23 +81,8 @@ def plan(config, data):
     return specs
 
 
-def _subset(dataset, indices, size):
-    """The examples of `dataset` (of `size` examples) at `indices`, in order."""
-    mask = np.zeros(size, dtype=bool)
-    mask[indices] = True
-    mask = tf.constant(mask)
-    subset = dataset.enumerate().filter(lambda i, example: mask[i])
-    subset = subset.map(lambda i, example: example)
-    return subset.apply(tf.data.experimental.assert_cardinality(len(indices)))
-
-
-def _evaluate(model, dataset):
-    if dataset is None:
-        return {}
-    return {
-        k: float(v)
-        for k, v in model.evaluate(dataset, return_dict=True, verbose=0).items()
-    }
+def _evaluate(task, model, dataset):
+    return {} if dataset is None else task.evaluate(model, dataset)
 
 
 @dataclasses.dataclass
@@ -186,12 +111,17 @@ def build_run(spec, config, data):
         indices = baselines.subsample_indices(
             data.train_size, spec.budget, spec.seed
         )
-        examples = _subset(data.train, indices, data.train_size)
+        examples = sweep_data.subset(data.train, indices, data.train_size)
         train_size = len(indices)
-    train = data_lib.training_stream(
-        examples, settings.batch_size, seed=spec.seed, augment=settings.augment
+    task = data.task
+    train = task.training_stream(
+        examples,
+        settings.batch_size,
+        model=settings.model,
+        seed=spec.seed,
+        augment=settings.augment,
     )
-    steps_per_epoch = data_lib.steps_per_epoch(examples, settings.batch_size)
+    steps_per_epoch = task.steps_per_epoch(examples, settings.batch_size)
     budget = data.full_budget.fraction(spec.budget)
     learning_rate, optimizer = baselines.learning_rate_and_optimizer(
         spec.method,
@@ -202,19 +132,10 @@ def build_run(spec, config, data):
         optimizer=settings.optimizer,
         warmup_fraction=settings.warmup_fraction,
     )
-    model = models_lib.build(
-        settings.model,
-        data.input_shape,
-        data.num_classes,
-        width=settings.model_width,
-        bn_momentum=settings.bn_momentum,
-        seed=spec.seed,
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model = sweep_data.build_model(settings, data.splits, seed=spec.seed)
+    # The task's losses and metrics (classification: cross-entropy,
+    # accuracy and top-5 accuracy).
+    task.compile(model, optimizer)
     return Run(
         model, train, steps_per_epoch, train_size, budget, learning_rate
     )
@@ -238,6 +159,7 @@ def run_one(spec, config, data):
         "method": spec.method,
         "budget": spec.budget,
         "seed": spec.seed,
+        "metric": data.task.primary_metric,
         "settings": settings.fingerprint(),
         "budget_steps": budget.steps,
         "full_budget_steps": data.full_budget.steps,
@@ -260,9 +182,10 @@ def run_one(spec, config, data):
         result.update(status="diverged", error=str(error))
     else:
         result["status"] = "ok"
-        result["train_loss"] = float(history.history["loss"][-1])
-        result["train_accuracy"] = float(history.history["accuracy"][-1])
-        no_recal = _evaluate(model, data.test)
+        result.update(
+            {f"train_{k}": float(v[-1]) for k, v in history.history.items()}
+        )
+        no_recal = _evaluate(data.task, model, data.test)
         result["bn_recalibration_batches"] = 0
         if settings.bn_recalibration_batches:
             # At most one pass over the training data (the first epoch's
@@ -274,7 +197,7 @@ def run_one(spec, config, data):
             )
         for name, dataset in (("test", data.test),
                               ("validation", data.validation)):
-            metrics = _evaluate(model, dataset)
+            metrics = _evaluate(data.task, model, dataset)
             result.update({f"{name}_{k}": v for k, v in metrics.items()})
         result.update({f"test_{k}_no_recal": v for k, v in no_recal.items()})
     result["updates_done"] = int(model.optimizer.iterations.numpy())
@@ -293,7 +216,7 @@ class Sweep:
     """A prepared sweep: its configuration, data and the runs left to do."""
 
     config: sweep_config.SweepConfig
-    data: Data
+    data: sweep_data.Data
     specs: list
     todo: list
     results_path: str
@@ -312,12 +235,9 @@ def prepare(config):
             `data.DatasetNotFoundError`).
     """
     config = sweep_config.validate(config)
-    data = load_data(config.settings)
+    data = sweep_data.load_data(config.settings)
     specs = plan(config, data)
-    models_lib.build(
-        config.settings.model, data.input_shape, data.num_classes,
-        width=config.settings.model_width,
-    )
+    sweep_data.build_model(config.settings, data.splits)
     os.makedirs(config.output_dir, exist_ok=True)
     path = os.path.join(config.output_dir, RESULTS_FILE)
     done = sweep_results.finished_runs(path, config.settings.fingerprint())
@@ -337,7 +257,7 @@ def execute(sweep, run_fn=None):
     """
     run_fn = run_fn or run_one
     config, data = sweep.config, sweep.data
-    logging.info("Data: %s", data.description)
+    logging.info("Task: %s. Data: %s", data.task.name, data.description)
     logging.info("Settings: %s", config.settings.fingerprint())
     logging.info(
         "Budgets: %s of the full %s",
@@ -355,16 +275,17 @@ def execute(sweep, run_fn=None):
         config.seeds, len(sweep.specs) - len(sweep.todo), len(sweep.todo),
         sweep.results_path,
     )
+    metric = data.task.primary_metric
     for i, spec in enumerate(sweep.todo, 1):
         result = run_fn(spec, config, data)
         sweep_results.append_result(sweep.results_path, result)
         logging.info(
-            "[%d/%d] %s at %g (%d updates), seed %d: %s, test accuracy "
+            "[%d/%d] %s at %g (%d updates), seed %d: %s, test %s "
             "%.4f (%.4f before BN recalibration), %.1f s",
             i, len(sweep.todo), spec.method, spec.budget,
-            result["budget_steps"], spec.seed, result["status"],
-            result.get("test_accuracy", np.nan),
-            result.get("test_accuracy_no_recal", np.nan), result["seconds"],
+            result["budget_steps"], spec.seed, result["status"], metric,
+            result.get(f"test_{metric}", np.nan),
+            result.get(f"test_{metric}_no_recal", np.nan), result["seconds"],
         )
     if config.report:
         report = report_lib.write_report(sweep.results_path, config.output_dir)

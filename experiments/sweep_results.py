@@ -30,8 +30,26 @@ LABELS = {
     "onecycle": "one-cycle",
     "sgdr": "cosine with warm restarts",
 }
+CLASSIFICATION = "classification"
+# The primary metric of results that do not name one (classification).
+DEFAULT_METRIC = "accuracy"
 # At 100% these baselines are the `step` run itself; the sweep skips them.
 SAME_AS_STEP_AT_FULL_BUDGET = ("offshelf", "subsample")
+
+
+def test_field(lines):
+    """The result field of the sweep's primary metric, e.g. "test_mean_iou".
+
+    Each result line names its task's primary metric (`"metric"`); lines
+    without one are classification results (`test_accuracy`).
+    """
+    metrics = {line.get("metric", DEFAULT_METRIC) for line in lines}
+    if len(metrics) > 1:
+        raise ValueError(
+            "Argument `results` mixes runs of several metrics "
+            f"{sorted(metrics)}; a sweep has one task."
+        )
+    return f"test_{metrics.pop() if metrics else DEFAULT_METRIC}"
 
 
 def run_key(method, budget, seed):
@@ -134,11 +152,13 @@ def finished_runs(path, fingerprint):
     repair_results(path)
     done = set()
     for line in read_results(path):
-        if line["settings"] != fingerprint:
+        # Results written before other tasks could be swept have no task.
+        settings = dict({"task": CLASSIFICATION}, **line["settings"])
+        if settings != fingerprint:
             changed = sorted(
                 k
-                for k in set(fingerprint) | set(line["settings"])
-                if fingerprint.get(k) != line["settings"].get(k)
+                for k in set(fingerprint) | set(settings)
+                if fingerprint.get(k) != settings.get(k)
             )
             raise ValueError(
                 f"Argument `output_dir` holds results of a sweep with other "

@@ -7,6 +7,7 @@ worked out by hand from the values in that file (sample standard deviation,
 n - 1 in the denominator).
 """
 
+import json
 import os
 import pathlib
 
@@ -196,6 +197,65 @@ class FilesTest(parameterized.TestCase):
         with flagsaver.flagsaver(results=path):
             with self.assertRaisesRegex(app.UsageError, "at least one run"):
                 report.main(["report"])
+
+
+
+def _as_task_results(path, metric):
+    """The fixture's runs as runs of a task whose primary metric is
+    `metric`: every `*accuracy*` field renamed, the metric named."""
+    lines = []
+    for line in sweep_results.read_results(FIXTURE):
+        line = {k.replace("accuracy", metric): v for k, v in line.items()}
+        line["metric"] = metric
+        line["settings"] = dict(line["settings"], task="segmentation")
+        lines.append(json.dumps(line))
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+class TaskMetricTest(parameterized.TestCase):
+    def test_test_field_is_the_primary_metric_of_the_runs(self):
+        self.assertEqual(
+            sweep_results.test_field(sweep_results.read_results(FIXTURE)),
+            "test_accuracy",
+        )
+        path = os.path.join(self.create_tempdir().full_path, "r.jsonl")
+        lines = sweep_results.read_results(_as_task_results(path, "box_map"))
+        self.assertEqual(sweep_results.test_field(lines), "test_box_map")
+        with self.assertRaisesRegex(ValueError, "several metrics"):
+            sweep_results.test_field(
+                lines + [dict(lines[0], metric="mean_iou")]
+            )
+
+    def test_report_of_a_task_tabulates_its_metric(self):
+        output_dir = self.create_tempdir().full_path
+        path = _as_task_results(
+            os.path.join(output_dir, "results.jsonl"), "mean_iou"
+        )
+        text = pathlib.Path(report_lib.write_report(path, output_dir))
+        text = text.read_text()
+        lines = sweep_results.read_results(path)
+        # Same numbers as the classification fixture, under the new name.
+        self.assertEqual(
+            report_lib.metric_table(lines, "test_mean_iou"),
+            report_lib.metric_table(
+                sweep_results.read_results(FIXTURE), "test_accuracy"
+            ),
+        )
+        self.assertIn("## test_mean_iou: mean ± std", text)
+        self.assertIn("recalibration: test_mean_iou before → after", text)
+        self.assertIn("| linear | 0.200 → 0.600 | 0.720 → 0.820 |", text)
+        self.assertIn("Task: segmentation", text)
+        self.assertIn("(figures/test_mean_iou_vs_budget.png)", text)
+
+    def test_metric_no_run_has_is_a_usage_error(self):
+        output_dir = self.create_tempdir().full_path
+        with flagsaver.flagsaver(
+            results=FIXTURE, report_dir=output_dir, metric="test_mean_iou"
+        ):
+            with self.assertRaisesRegex(app.UsageError, "`metric`"):
+                report.main(["report"])
+        self.assertFalse(os.path.exists(os.path.join(output_dir, "report.md")))
 
 
 if __name__ == "__main__":

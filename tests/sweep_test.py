@@ -12,6 +12,7 @@ from absl.testing import parameterized
 
 from experiments import sweep
 from experiments import sweep_config
+from experiments import sweep_data
 from experiments import sweep_lib
 from experiments import sweep_results
 
@@ -364,7 +365,7 @@ class SameStartTest(parameterized.TestCase):
                 ),
             }
         )
-        data = sweep_lib.load_data(config.settings)
+        data = sweep_data.load_data(config.settings)
 
         def start(method, budget, seed):
             run = sweep_lib.build_run(
