@@ -131,6 +131,7 @@ def validate(config):
     _checks.number("budget", config.budget, minimum=0, strict=True)
     _checks.number("full_epochs", config.full_epochs, minimum=0, strict=True)
     _checks.integer("batch_size", config.batch_size)
+    _checks.number("learning_rate", config.learning_rate, minimum=0)
     _checks.number("weight_decay", config.weight_decay, minimum=0)
     _checks.number("bn_momentum", config.bn_momentum, minimum=0)
     if config.bn_momentum >= 1:

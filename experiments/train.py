@@ -19,9 +19,13 @@ each with its TFDS datasets and model configurations (README, "Tasks"):
 """
 
 from absl import app
+from absl import flags
 
 from experiments import train_flags
 from experiments import train_lib
+
+# `--help` lists the run flags defined in `train_flags`.
+flags.adopt_module_key_flags(train_flags)
 
 
 def main(argv):

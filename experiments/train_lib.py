@@ -118,7 +118,14 @@ def prepare(config):
         steps_per_epoch=steps_per_epoch,
         gradient_accumulation_steps=config.grad_accum,
     )
-    budget = full.fraction(config.budget)
+    try:
+        budget = full.fraction(config.budget)
+    except ValueError as error:
+        raise ValueError(
+            f"Argument `budget` ({config.budget:g} of the full budget of "
+            f"{full.steps} updates) must be at least one update; raise it "
+            f"or `full_epochs`. Received: budget={config.budget!r}"
+        ) from error
     schedule = bk.schedules.get(
         config.schedule,
         initial_learning_rate=config.learning_rate,

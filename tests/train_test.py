@@ -48,6 +48,13 @@ class TrainMainTest(parameterized.TestCase):
         ("budget_zero", dict(budget=0.0), "budget"),
         ("budget_negative", dict(budget=-0.5), "budget"),
         ("budget_nan", dict(budget=float("nan")), "budget"),
+        # The full budget is 1350 updates: 1e-4 of it is under one update.
+        ("budget_under_one_update", dict(budget=1e-4), "budget"),
+        (
+            "learning_rate_nan",
+            dict(learning_rate=float("nan")),
+            "learning_rate",
+        ),
         ("full_epochs_zero", dict(full_epochs=0.0), "full_epochs"),
         ("warmup_one", dict(warmup_fraction=1.0), "warmup_fraction"),
         ("warmup_negative", dict(warmup_fraction=-0.1), "warmup_fraction"),
@@ -115,6 +122,12 @@ class TrainMainTest(parameterized.TestCase):
                 app.UsageError, "`output_dir` holds the backup of a different"
             ):
                 train.main(["train"])
+
+    def test_help_lists_the_run_flags(self):
+        help_text = FLAGS.module_help(train)
+        for name in ("--budget", "--schedule", "--task", "--learning_rate"):
+            with self.subTest(name=name):
+                self.assertIn(name, help_text)
 
     def test_missing_dataset_error_says_how_to_provide_it(self):
         with self.assertRaisesRegex(data_lib.DatasetNotFoundError, "data_dir"):
