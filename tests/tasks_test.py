@@ -291,6 +291,32 @@ def _frames(count):
     )
 
 
+def _videos(lengths, noise=False):
+    """A split of videos of 40x40 PNG frames; frame i of a plain one is i."""
+    videos = []
+    for label, length in enumerate(lengths):
+        if noise:
+            images = tf.random.stateless_uniform(
+                (length, 40, 40, 3), (label, 0), 0, 256, "int32"
+            )
+        else:
+            images = tf.broadcast_to(
+                tf.range(length)[:, None, None, None], (length, 40, 40, 3)
+            )
+        encoded = tf.stack(
+            [tf.io.encode_png(tf.cast(i, "uint8")) for i in images]
+        )
+        videos.append(
+            tf.data.Dataset.from_tensors(
+                {"frames": encoded, "label": tf.constant(label)}
+            )
+        )
+    split = videos[0]
+    for more in videos[1:]:
+        split = split.concatenate(more)
+    return split
+
+
 class VideoPipelineTest(parameterized.TestCase):
     @parameterized.named_parameters(
         # Span (4 - 1) * 2 + 1 = 7 frames; the central clip starts at
@@ -307,6 +333,49 @@ class VideoPipelineTest(parameterized.TestCase):
         clip = video.sample_clip(_frames(30), 4, 3, random=True)
         first = clip[:, 0, 0, 0].numpy().astype(int)
         np.testing.assert_array_equal(np.diff(first), [3, 3, 3])
+
+    def test_seeded_random_clip_repeats(self):
+        clips = [
+            video.sample_clip(_frames(60), 4, 3, random=True, seed=seed)
+            for seed in ([1, 2], [1, 2], [5, 6])
+        ]
+        first = [clip[:, 0, 0, 0].numpy().astype(int) for clip in clips]
+        np.testing.assert_array_equal(first[0], first[1])
+        np.testing.assert_array_equal(np.diff(first[2]), [3, 3, 3])
+
+    def test_evaluation_takes_the_central_clip(self):
+        split = _videos([20, 5])
+        clips, labels = next(
+            iter(video.Video().batches(split, 2, model="videoswin_small"))
+        )
+        self.assertEqual(clips.shape, (2, 4, 32, 32, 3))
+        np.testing.assert_array_equal(labels, [0, 1])
+        # Constant frames keep their value through resizing and cropping.
+        np.testing.assert_allclose(
+            clips[:, :, 0, 0, 0] * 255.0,
+            [[6, 8, 10, 12], [0, 2, 4, 4]],
+            atol=1e-3,
+        )
+
+    def test_seeded_training_stream_repeats(self):
+        split = _videos([9, 20, 31, 12], noise=True)
+
+        def first_batches(seed):
+            stream = video.Video().training_stream(
+                split, 2, model="videoswin_small", seed=seed, augment=True
+            )
+            return [clips.numpy() for clips, _ in stream.take(6)]
+
+        first, again, other = (first_batches(s) for s in (3, 3, 4))
+        for a, b in zip(first, again):
+            np.testing.assert_array_equal(a, b)
+        self.assertFalse(
+            all(np.array_equal(a, b) for a, b in zip(first, other))
+        )
+        # Successive epochs draw new clips and augmentation.
+        self.assertFalse(
+            all(np.array_equal(a, b) for a, b in zip(first[:2], first[2:4]))
+        )
 
 
 if __name__ == "__main__":
