@@ -6,6 +6,12 @@ Each check raises `ValueError` with the message
 
 import math
 import numbers
+import re
+
+# Name-scope characters that work inside `tf.function` (as when an optimizer
+# calls a schedule): TensorFlow's set without `/` (Keras reserves it) and
+# without the rarely meant `>` and `\`.
+_SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 def _fail(name, requirement, value):
@@ -46,3 +52,27 @@ def integer(name, value, *, minimum=1):
     if value < minimum:
         _fail(name, f"an integer >= {minimum}", value)
     return int(value)
+
+
+def scope_name(name, value, default):
+    """Returns `value`, or `default` for None, checking it names a scope.
+
+    A schedule's name becomes a `keras.name_scope`, which in a traced
+    function (every `model.fit` step) takes only ASCII letters, digits, `_`,
+    `.` and `-`; checking here fails at construction, not at the first step.
+
+    Args:
+        name: Python str. The argument's name, for the message.
+        value: The value received: a Python str or None.
+        default: Python str. The name used when `value` is None.
+    """
+    if value is None:
+        return default
+    if not isinstance(value, str) or not _SCOPE_NAME.fullmatch(value):
+        _fail(
+            name,
+            "None or a non-empty str of ASCII letters, digits, `_`, `.` "
+            "and `-`",
+            value,
+        )
+    return value

@@ -74,6 +74,25 @@ class BadArgumentTest(parameterized.TestCase):
             dict(milestones=None),
             "milestones",
         ),
+        # A scalar or a str instead of a sequence of fractions.
+        (
+            "milestones_scalar",
+            schedules.Step,
+            dict(milestones=0.5),
+            "milestones",
+        ),
+        (
+            "milestones_string",
+            schedules.Step,
+            dict(milestones="0.5"),
+            "milestones",
+        ),
+        (
+            "milestones_of_strings",
+            schedules.Step,
+            dict(milestones=["0.5"]),
+            "milestones",
+        ),
         (
             "milestones_decreasing",
             schedules.Step,
@@ -161,6 +180,12 @@ class BadArgumentTest(parameterized.TestCase):
             dict(warmup_steps=1.5),
             "warmup_steps",
         ),
+        ("name_int", schedules.Linear, dict(name=3), "name"),
+        ("name_empty", schedules.Cosine, dict(name=""), "name"),
+        # Keras reserves `/`; a traced name scope rejects spaces and `:`.
+        ("name_slash", schedules.Step, dict(name="a/b"), "name"),
+        ("name_space", schedules.Linear, dict(name="my schedule"), "name"),
+        ("name_colon", schedules.Linear, dict(name="lr:0"), "name"),
     )
     def test_bad_argument(self, cls, kwargs, argument):
         arguments = dict(initial_learning_rate=LR0, budget=TOTAL)
@@ -171,6 +196,11 @@ class BadArgumentTest(parameterized.TestCase):
     @parameterized.named_parameters(
         ("schedule_float", dict(schedule=0.1), "schedule"),
         ("schedule_none", dict(schedule=None), "schedule"),
+        # Callables that are not `LearningRateSchedule`s.
+        ("schedule_builtin", dict(schedule=print), "schedule"),
+        ("schedule_function", dict(schedule=lambda step: 0.1), "schedule"),
+        ("name_int", dict(name=3), "name"),
+        ("name_empty", dict(name=""), "name"),
         ("full_budget_zero", dict(full_budget=0), "full_budget"),
         ("full_budget_string", dict(full_budget="x"), "full_budget"),
         ("budget_zero", dict(budget=0), "budget"),
@@ -182,11 +212,61 @@ class BadArgumentTest(parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, f"`{argument}`"):
             schedules.Rescaled(**arguments)
 
-    def test_message_shows_received_value(self):
-        with self.assertRaisesRegex(
-            ValueError, r"Received: initial_learning_rate=-0\.1"
-        ):
-            schedules.Linear(-0.1, TOTAL)
+    @parameterized.named_parameters(
+        ("list", ["linear"]),
+        ("none", None),
+        ("int", 3),
+        ("class", schedules.Linear),
+        ("unknown", "linear_decay"),
+    )
+    def test_bad_name_for_get(self, name):
+        with self.assertRaisesRegex(ValueError, "`name`"):
+            schedules.get(name, initial_learning_rate=LR0, budget=TOTAL)
+
+    @parameterized.named_parameters(
+        ("default", schedules.Linear, {}, "Linear"),
+        ("default_rescaled", schedules.Rescaled, {}, "Rescaled"),
+        ("underscore", schedules.Cosine, dict(name="cos_warm"), "cos_warm"),
+        ("dot_dash", schedules.Step, dict(name="step.v2-a"), "step.v2-a"),
+        ("rescaled", schedules.Rescaled, dict(name="Off_1"), "Off_1"),
+    )
+    def test_good_name(self, cls, kwargs, expected):
+        if cls is schedules.Rescaled:
+            arguments = dict(schedule=piecewise(), full_budget=90, budget=9)
+        else:
+            arguments = dict(initial_learning_rate=LR0, budget=TOTAL)
+        self.assertEqual(cls(**arguments, **kwargs).name, expected)
+
+    @parameterized.named_parameters(
+        (
+            "learning_rate",
+            lambda: schedules.Linear(-0.1, TOTAL),
+            r"Received: initial_learning_rate=-0\.1",
+        ),
+        (
+            "milestones_scalar",
+            lambda: schedules.Step(LR0, TOTAL, milestones=0.5),
+            r"sequence.*Received: milestones=0\.5$",
+        ),
+        (
+            "name_list",
+            lambda: schedules.get(["linear"], budget=TOTAL),
+            r"must be a str.*Received: name=\['linear'\]$",
+        ),
+        (
+            "name_int",
+            lambda: schedules.Linear(LR0, TOTAL, name=3),
+            "Received: name=3$",
+        ),
+        (
+            "schedule_builtin",
+            lambda: schedules.Rescaled(print, 90, 9),
+            "LearningRateSchedule.*Received: schedule=<built-in function",
+        ),
+    )
+    def test_message_shows_received_value(self, make, expected):
+        with self.assertRaisesRegex(ValueError, expected):
+            make()
 
 
 if __name__ == "__main__":

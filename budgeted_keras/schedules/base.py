@@ -66,12 +66,15 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         warmup_fraction: Optional Python float in [0, 1). Warmup as a
             fraction of the budget: `W = round(warmup_fraction * T)`. At most
             one of `warmup_steps` and `warmup_fraction` may be given.
-        name: Optional Python str. Name scope of the computation.
+        name: Optional Python str of ASCII letters, digits, `_`, `.` and `-`
+            (what a name scope takes in a traced function). Name scope of the
+            computation; None (the default) gives the class name.
 
     Raises:
         ValueError: if `initial_learning_rate` is negative or not finite, if
-            `budget` is not a budget, if both warmup arguments are given, or if
-            the warmup is negative or not shorter than the budget.
+            `budget` is not a budget, if both warmup arguments are given, if
+            the warmup is negative or not shorter than the budget, or if
+            `name` is not None or such a str.
     """
 
     def __init__(
@@ -121,7 +124,7 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"Received: {argument}={value!r}"
             )
         self.warmup_steps = warmup
-        self.name = name or type(self).__name__
+        self.name = _checks.scope_name("name", name, type(self).__name__)
 
     @property
     def decay_steps(self):

@@ -10,6 +10,7 @@ Network Training Under Resource Constraints." ICLR 2020. arXiv:1905.04753.
 """
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -18,6 +19,32 @@ from budgeted_keras import _checks
 from budgeted_keras.schedules import base
 
 _register = keras.saving.register_keras_serializable(package="budgeted_keras")
+
+
+def _milestones(value):
+    """Returns `value` as a tuple of floats, strictly increasing in (0, 1]."""
+    requirement = (
+        "Argument `milestones` must be a non-empty sequence of strictly "
+        "increasing fractions in (0, 1], such as (0.5,) for one drop. "
+        f"Received: milestones={value!r}"
+    )
+    # A str iterates into characters; a number or None does not iterate.
+    if isinstance(value, (str, bytes)):
+        raise ValueError(requirement)
+    try:
+        milestones = tuple(value)
+    except TypeError:
+        raise ValueError(requirement) from None
+    previous = 0.0
+    for m in milestones:
+        if isinstance(m, bool) or not isinstance(m, numbers.Real):
+            raise ValueError(requirement)
+        if not previous < m <= 1:  # Also rejects NaN.
+            raise ValueError(requirement)
+        previous = m
+    if not milestones:
+        raise ValueError(requirement)
+    return tuple(float(m) for m in milestones)
 
 
 @_register
@@ -64,25 +91,7 @@ class Step(base.BudgetSchedule):
         **kwargs,
     ):
         super().__init__(initial_learning_rate, budget, **kwargs)
-        try:
-            milestones = tuple(milestones)
-        except TypeError:
-            milestones = None
-        if not milestones:
-            raise ValueError(
-                "Argument `milestones` must be a non-empty sequence of "
-                f"fractions in (0, 1]. Received: milestones={milestones!r}"
-            )
-        previous = 0.0
-        for m in milestones:
-            m = _checks.number("milestones", m, minimum=0, strict=True)
-            if m > 1 or m <= previous:
-                raise ValueError(
-                    "Argument `milestones` must be strictly increasing "
-                    f"fractions in (0, 1]. Received: milestones={milestones!r}"
-                )
-            previous = m
-        self.milestones = tuple(float(m) for m in milestones)
+        self.milestones = _milestones(milestones)
         self.drop_factor = _checks.number("factor", factor, minimum=0)
         self._milestone_updates = [
             float(math.ceil(m * self.decay_steps - 1e-6))

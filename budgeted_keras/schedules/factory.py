@@ -31,14 +31,15 @@ def canonical_name(name):
     """Returns the canonical name for `name` or an alias of it.
 
     Raises:
-        ValueError: if `name` is not a known schedule name.
+        ValueError: if `name` is not a str that names a known schedule.
     """
-    key = name.strip().lower() if isinstance(name, str) else name
+    key = name.strip().lower() if isinstance(name, str) else None
     key = _ALIASES.get(key, key)
     if key not in _CLASSES:
         choices = ", ".join(names() + sorted(_ALIASES))
+        kind = "" if isinstance(name, str) else "a str, "
         raise ValueError(
-            f"Argument `name` must be one of: {choices}. "
+            f"Argument `name` must be {kind}one of: {choices}. "
             f"Received: name={name!r}"
         )
     return key
@@ -57,7 +58,8 @@ def get(name, **kwargs):
             `budget`, warmup, shape parameters).
 
     Raises:
-        ValueError: if `name` is unknown, or an argument is invalid.
+        ValueError: if `name` is not a str naming a known schedule (checked
+            before any other argument), or an argument is invalid.
         TypeError: if an argument is not one the schedule takes.
     """
     return _CLASSES[canonical_name(name)](**kwargs)

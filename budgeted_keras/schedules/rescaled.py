@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from budgeted_keras import _checks
 from budgeted_keras import budget as budget_lib
 from budgeted_keras.schedules import base
 
@@ -20,7 +21,9 @@ class Rescaled(keras.optimizers.schedules.LearningRateSchedule):
     where `t` is the 0-based update index (`optimizer.iterations`). The whole
     shape, milestones included, moves proportionally into the budget; past the
     budget the rate holds `schedule(T_full)`. The wrapped schedule receives a
-    float32 step.
+    float32 step. To rescale a plain function of the step, wrap it in a
+    `LearningRateSchedule` subclass (with `get_config`, so the optimizer can
+    be saved).
 
     >>> full = keras.optimizers.schedules.PiecewiseConstantDecay(
     ...     [3000, 6000], [0.1, 0.01, 0.001])
@@ -29,28 +32,34 @@ class Rescaled(keras.optimizers.schedules.LearningRateSchedule):
     [0.1, 0.01, 0.001]
 
     Args:
-        schedule: A `keras.optimizers.schedules.LearningRateSchedule` (or a
-            callable of the step) for the full-length run.
+        schedule: A `keras.optimizers.schedules.LearningRateSchedule` for the
+            full-length run.
         full_budget: A `Budget` or Python int >= 1: `T_full`.
         budget: A `Budget` or Python int >= 1: `T`. Its
             `gradient_accumulation_steps` sets how batches map to updates.
-        name: Optional Python str.
+        name: Optional Python str of ASCII letters, digits, `_`, `.` and `-`:
+            the name scope; None (the default) gives "Rescaled".
 
     Raises:
-        ValueError: if `schedule` is not callable or a budget is invalid.
+        ValueError: if `schedule` is not a `LearningRateSchedule`, a budget is
+            invalid, or `name` is not None or such a str.
     """
 
     def __init__(self, schedule, full_budget, budget, name=None):
         super().__init__()
-        if not callable(schedule):
+        if not isinstance(
+            schedule, keras.optimizers.schedules.LearningRateSchedule
+        ):
             raise ValueError(
-                "Argument `schedule` must be a learning-rate schedule. "
+                "Argument `schedule` must be a "
+                "`keras.optimizers.schedules.LearningRateSchedule` (wrap a "
+                "plain function of the step in a subclass of it). "
                 f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
         self.full_budget = budget_lib.as_budget(full_budget, "full_budget")
         self.budget = budget_lib.as_budget(budget)
-        self.name = name or "Rescaled"
+        self.name = _checks.scope_name("name", name, "Rescaled")
 
     def __call__(self, step):
         with keras.name_scope(self.name):
