@@ -6,9 +6,11 @@ recipe); `Budget` turns each of them into updates, once, so that schedules,
 callbacks and scripts all count the same thing.
 """
 
+import collections.abc
 import math
 import numbers
 
+import keras
 import tensorflow as tf
 
 from budgeted_keras import _checks
@@ -27,6 +29,18 @@ def _round_half_up(x, name, value):
             f"Received: {name}={value!r}"
         )
     return int(math.floor(x + 0.5))
+
+
+def _holds_examples(dataset):
+    """Whether `len(dataset)` would count examples rather than batches."""
+    if isinstance(dataset, keras.utils.PyDataset):
+        return False
+    # Arrays, tensors and data frames have a shape; lists, tuples (of
+    # arrays) and dicts (of features) are containers of examples.
+    return hasattr(dataset, "shape") or isinstance(
+        dataset,
+        (str, bytes, collections.abc.Sequence, collections.abc.Mapping),
+    )
 
 
 def _dataset_batches(dataset):
@@ -52,6 +66,22 @@ def _dataset_batches(dataset):
                 f"Received: dataset with cardinality={cardinality}"
             )
         return cardinality
+    if _holds_examples(dataset):
+        shape = getattr(dataset, "shape", None)
+        size = (
+            f" of length {len(dataset)}"
+            if shape is None
+            else f" of shape {shape}"
+        )
+        received = type(dataset).__name__ + size
+        raise ValueError(
+            "Argument `dataset` must be a batched `tf.data.Dataset` or an "
+            "object whose `len()` is batches (such as `keras.utils.PyDataset`)"
+            "; the length of arrays, tensors and Python sequences counts "
+            "examples, not batches. Pass `steps_per_epoch=ceil(num_examples "
+            "/ batch_size)` instead, or `examples=` with `batch_size=`. "
+            f"Received: dataset={received}"
+        )
     if hasattr(dataset, "__len__"):
         return _checks.integer("len(dataset)", len(dataset))
     raise ValueError(
@@ -92,9 +122,13 @@ class Budget:
         steps: Python int >= 1. Applied optimizer updates.
         epochs: Python float > 0. Passes over the data.
         steps_per_epoch: Python int >= 1. Batches per epoch, with `epochs`.
-        dataset: A batched `tf.data.Dataset` with known, finite cardinality
-            (or an object with `len()`), whose length is batches per epoch;
-            with `epochs`.
+        dataset: A batched `tf.data.Dataset` with known, finite cardinality,
+            taken as batches per epoch (an unbatched one would count
+            examples), or an object whose `len()` is batches per epoch, such
+            as a `keras.utils.PyDataset`; with `epochs`. Arrays, tensors,
+            lists, tuples and dicts are rejected: their length counts
+            examples, so give `steps_per_epoch` (or `examples` with
+            `batch_size`) for them.
         examples: Python float > 0. Training examples to process.
         batch_size: Python int >= 1. Examples per batch, with `examples`.
         gradient_accumulation_steps: Python int >= 1, default 1. Batches per
@@ -104,7 +138,8 @@ class Budget:
         ValueError: when no unit or more than one unit is given, a companion
             argument is missing or given without its unit, a value is not
             finite or not positive, a dataset's cardinality is unknown or
-            infinite, or the result is less than one update. The message names
+            infinite, `dataset` is a container of examples, or the result is
+            less than one update. The message names
             the argument and the value received.
     """
 

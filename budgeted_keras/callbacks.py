@@ -38,8 +38,28 @@ def _schedule_of(optimizer):
     return None
 
 
+def _callback_list(callbacks):
+    """Returns `callbacks` (None, a list or a tuple) as a checked list."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback):
+        raise ValueError(
+            "Argument `callbacks` must be a list of callbacks, not a single "
+            f"one: pass callbacks=[{type(callbacks).__name__}(...)]. "
+            f"Received: callbacks={callbacks!r}"
+        )
+    if not isinstance(callbacks, (list, tuple)) or not all(
+        isinstance(c, keras.callbacks.Callback) for c in callbacks
+    ):
+        raise ValueError(
+            "Argument `callbacks` must be a list of "
+            f"`keras.callbacks.Callback`. Received: callbacks={callbacks!r}"
+        )
+    return list(callbacks)
+
+
 def check_callbacks(callbacks, optimizer):
-    """Raises if a callback would fight the optimizer's schedule.
+    """Checks the callbacks; raises if one would fight the schedule.
 
     `ReduceLROnPlateau` and `LearningRateScheduler` set the optimizer's
     learning rate, which Keras refuses when the rate is a schedule, and only
@@ -50,15 +70,29 @@ def check_callbacks(callbacks, optimizer):
     float learning rate.
 
     Args:
-        callbacks: Iterable of `keras.callbacks.Callback`.
-        optimizer: The model's `keras.optimizers.Optimizer`.
+        callbacks: A list or tuple of `keras.callbacks.Callback`, or None.
+        optimizer: The compiled model's `keras.optimizers.Optimizer`
+            (`model.optimizer`).
+
+    Returns:
+        The callbacks as a new list (empty for None).
 
     Raises:
-        ValueError: naming `callbacks` and the offending callback.
+        ValueError: naming `callbacks` if it is not a list of callbacks (a
+            single callback included) or holds one that sets the learning
+            rate under a schedule; naming `optimizer` if it is not an
+            optimizer (as when the model is not compiled).
     """
+    callbacks = _callback_list(callbacks)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError(
+            "Argument `optimizer` must be a `keras.optimizers.Optimizer`: "
+            "the `model.optimizer` of a compiled model (compile the model "
+            f"first). Received: optimizer={optimizer!r}"
+        )
     if _schedule_of(optimizer) is None:
-        return
-    for callback in callbacks or ():
+        return callbacks
+    for callback in callbacks:
         if isinstance(callback, _LR_SETTING_CALLBACKS):
             raise ValueError(
                 f"Argument `callbacks` holds {type(callback).__name__}, which "
@@ -68,6 +102,7 @@ def check_callbacks(callbacks, optimizer):
                 "compile with a float learning rate. Received: callbacks="
                 f"[..., {type(callback).__name__}(...), ...]"
             )
+    return callbacks
 
 
 class BudgetCallback(keras.callbacks.Callback):
@@ -110,6 +145,8 @@ class BudgetCallback(keras.callbacks.Callback):
         self.verbose = verbose
         self._next_learning_rate = None
         self.stopped_at = None
+        self._batches_in_epoch = 0
+        self._short_epoch = None
 
     def on_train_begin(self, logs=None):
         optimizer = self.model.optimizer
@@ -133,11 +170,11 @@ class BudgetCallback(keras.callbacks.Callback):
         per_epoch = (self.params or {}).get("steps") or per_execution
         if self.budget.batches % per_execution or per_epoch % per_execution:
             raise ValueError(
-                f"Argument `budget` spans {self.budget.batches} batches, not "
-                f"or epochs of {per_epoch} batches, not all multiples of the "
-                f"model's steps_per_execution="
-                f"{per_execution}, so training could not stop exactly at the "
-                f"budget. Received: budget={self.budget!r}"
+                f"Argument `budget` spans {self.budget.batches} batches, in "
+                f"epochs of {per_epoch} batches; both must be multiples of "
+                f"the model's steps_per_execution={per_execution} for "
+                "training to stop exactly at the budget. "
+                f"Received: budget={self.budget!r}"
             )
         done = _applied_updates(optimizer)
         if done >= self.budget.steps:
@@ -147,6 +184,8 @@ class BudgetCallback(keras.callbacks.Callback):
                 f"budget={self.budget!r}"
             )
         self.stopped_at = None
+        self._batches_in_epoch = 0
+        self._short_epoch = None
         if self.verbose:
             print(
                 f"BudgetCallback: {self.budget.description}; "
@@ -165,7 +204,12 @@ class BudgetCallback(keras.callbacks.Callback):
             logs["learning_rate"] = self._next_learning_rate
         logs["budget_used"] = min(updates / self.budget.steps, 1.0)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches_in_epoch = 0
+
     def on_train_batch_end(self, batch, logs=None):
+        # `batch` is the index of the last batch run (of the execution).
+        self._batches_in_epoch = batch + 1
         updates = _applied_updates(self.model.optimizer)
         self._write_logs(logs, updates)
         if updates >= self.budget.steps and self.stopped_at is None:
@@ -176,17 +220,40 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._write_logs(logs, _applied_updates(self.model.optimizer))
+        steps = (self.params or {}).get("steps")
+        if (
+            steps
+            and self._batches_in_epoch < steps
+            and not self.model.stop_training
+            and self._short_epoch is None
+        ):
+            # Keras ends an epoch early only when the data runs out.
+            self._short_epoch = (epoch, self._batches_in_epoch, steps)
 
     def on_train_end(self, logs=None):
         updates = _applied_updates(self.model.optimizer)
-        if self.stopped_at is None and updates < self.budget.steps:
-            warnings.warn(
-                f"Training ended after {updates} of the budget's "
-                f"{self.budget.steps} updates: `fit` ran out of epochs "
-                "(pass more, e.g. with `budgeted_keras.fit`, which counts "
-                "them from the budget).",
-                stacklevel=2,
+        if self.stopped_at is not None or updates >= self.budget.steps:
+            return
+        if self._short_epoch is not None:
+            epoch, seen, steps = self._short_epoch
+            cause = (
+                f"the data ran out (epoch {epoch} had {seen} of its "
+                f"steps_per_epoch={steps} batches: a finite dataset must hold "
+                "a whole number of epochs; repeat it with `.repeat()` or "
+                "pass its length as `steps_per_epoch`)"
             )
+        elif self.model.stop_training:
+            cause = "another callback stopped training (e.g. EarlyStopping)"
+        else:
+            cause = (
+                "`fit` ran out of epochs (pass more, e.g. with "
+                "`budgeted_keras.fit`, which counts them from the budget)"
+            )
+        warnings.warn(
+            f"Training ended after {updates} of the budget's "
+            f"{self.budget.steps} updates: {cause}.",
+            stacklevel=2,
+        )
 
 
 class NonFiniteLossError(RuntimeError):

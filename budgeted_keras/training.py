@@ -10,7 +10,7 @@ from budgeted_keras import budget as budget_lib
 from budgeted_keras import callbacks as callbacks_lib
 
 
-def _batches_per_epoch(x, fit_kwargs):
+def _batches_per_epoch(x, fit_kwargs, steps_per_epoch=None):
     """Batches `model.fit` draws from `x` per epoch, as Keras splits them."""
     if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
         return budget_lib.Budget(epochs=1, dataset=x).batches
@@ -26,9 +26,52 @@ def _batches_per_epoch(x, fit_kwargs):
     if split:
         # Keras trains on the first floor(n * (1 - split)) examples.
         examples = math.floor(examples * (1.0 - split))
-    return budget_lib.Budget(
-        examples=examples, batch_size=fit_kwargs.get("batch_size") or 32
-    ).batches
+    batch_size = fit_kwargs.get("batch_size")
+    if not batch_size:
+        # Keras' default, or with `steps_per_epoch` the size that splits the
+        # examples into that many batches (fewer when it does not divide).
+        batch_size = (
+            math.ceil(examples / steps_per_epoch) if steps_per_epoch else 32
+        )
+    return budget_lib.Budget(examples=examples, batch_size=batch_size).batches
+
+
+def _check_steps_per_epoch(x, fit_kwargs, steps_per_epoch):
+    """Raises if finite `x` cannot give whole epochs of `steps_per_epoch`.
+
+    With `steps_per_epoch`, Keras keeps one iterator over finite data across
+    epochs and ends an epoch early when it runs out, so training would stop
+    short of the budget unless the data holds a whole number of epochs.
+    Data of unknown or infinite length is not checked.
+    """
+    if isinstance(x, tf.data.Dataset):
+        available = int(x.cardinality())
+        if available < 0:  # Unknown or infinite.
+            return
+    else:
+        try:
+            available = _batches_per_epoch(x, fit_kwargs, steps_per_epoch)
+        except (ValueError, TypeError, NotImplementedError):
+            return  # No known length (a generator, an unsized PyDataset).
+    if available and available % steps_per_epoch == 0:
+        return
+    raise ValueError(
+        f"Argument `steps_per_epoch` must divide the {available} batches "
+        "that `x` gives per pass: Keras ends an epoch early when finite data "
+        "runs out, so training would stop short of the budget. Repeat the "
+        "data (`x.repeat()` for a `tf.data.Dataset`) or leave "
+        "`steps_per_epoch` unset to use one pass per epoch. "
+        f"Received: steps_per_epoch={steps_per_epoch!r}"
+    )
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model) or not model.compiled:
+        raise ValueError(
+            "Argument `model` must be a compiled `keras.Model`: call "
+            "`model.compile(optimizer=..., loss=...)` before "
+            f"`budgeted_keras.fit`. Received: model={model!r}"
+        )
 
 
 def fit(
@@ -63,7 +106,7 @@ def fit(
             10% and one epoch under a `LossScaleOptimizer`, whose skipped
             updates are not counted). Training stops at the budget either
             way.
-        callbacks: Optional list of further callbacks.
+        callbacks: Optional list of further `keras.callbacks.Callback`s.
         **kwargs: Passed on to `model.fit` (`initial_epoch`,
             `validation_data`, `verbose`, ...).
 
@@ -71,16 +114,20 @@ def fit(
         The `History` of `model.fit`.
 
     Raises:
-        ValueError: if `epochs` is too few for the budget, if the length of
-            `x` is unknown and `steps_per_epoch` is not given, or as
-            `check_callbacks` and `BudgetCallback` do.
+        ValueError: before training starts: if `model` is not compiled, if
+            `epochs` is too few for the budget, if the length of `x` is
+            unknown and `steps_per_epoch` is not given, if `steps_per_epoch`
+            does not divide the batches of finite `x` (Keras would end
+            epochs early), or as `check_callbacks` and `BudgetCallback` do.
     """
     budget = budget_lib.as_budget(budget)
-    callbacks = list(callbacks or [])
-    callbacks_lib.check_callbacks(callbacks, model.optimizer)
+    _check_model(model)
+    callbacks = callbacks_lib.check_callbacks(callbacks, model.optimizer)
     if steps_per_epoch is None:
         steps_per_epoch = _batches_per_epoch(x, kwargs)
     else:
+        steps_per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch)
+        _check_steps_per_epoch(x, kwargs, steps_per_epoch)
         kwargs["steps_per_epoch"] = steps_per_epoch
     needed = budget.epochs_for(steps_per_epoch)
     if epochs is None:

@@ -131,6 +131,43 @@ class BudgetCallbackTest(parameterized.TestCase):
         self.assertEqual(updates_of(model.optimizer), 9)
         self.assertLen(recorder.batch_logs, 9)
 
+    @parameterized.named_parameters(
+        # Keras would run 3 batches per epoch, not 5.
+        ("dataset_shorter", lambda: (make_dataset(3),), {}, 5),
+        # Epochs of 4 and 1 batches, alternately.
+        ("dataset_not_dividing", lambda: (make_dataset(5),), {}, 4),
+        # 10 examples in batches of 4: 3 batches.
+        ("arrays", lambda: random_arrays(10), dict(batch_size=4), 5),
+        # No batch_size: Keras takes ceil(10 / 6) = 2, so 5 batches.
+        ("arrays_without_batch_size", lambda: random_arrays(10), {}, 6),
+    )
+    def test_steps_per_epoch_not_dividing_finite_data(
+        self, make_data, kwargs, steps_per_epoch
+    ):
+        model = sgd_model(schedules.Linear(LR0, 10))
+        x, *y = make_data()
+        with self.assertRaisesRegex(
+            ValueError, f"`steps_per_epoch`.*steps_per_epoch={steps_per_epoch}"
+        ):
+            budgeted_keras.fit(
+                model,
+                x,
+                10,
+                steps_per_epoch=steps_per_epoch,
+                verbose=0,
+                **(dict(y=y[0]) if y else {}),
+                **kwargs,
+            )
+        self.assertEqual(updates_of(model.optimizer), 0)
+
+    def test_steps_per_epoch_dividing_finite_data(self):
+        # 8 batches make 2 epochs of 4; 12 updates take 3 epochs.
+        model = sgd_model(schedules.Linear(LR0, 12))
+        budgeted_keras.fit(
+            model, make_dataset(8), 12, steps_per_epoch=4, verbose=0
+        )
+        self.assertEqual(updates_of(model.optimizer), 12)
+
     def test_steps_per_execution(self):
         budget = Budget(steps=8)
         model = sgd_model(schedules.Linear(LR0, budget))
@@ -216,6 +253,48 @@ class BudgetCallbackTest(parameterized.TestCase):
         self.assertEqual(
             Budget.from_config(callback.budget.get_config()), callback.budget
         )
+
+
+class _StopAtFirstBatch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.model.stop_training = True
+
+
+class ShortRunWarningTest(parameterized.TestCase):
+    """The warning for a run that ends before its budget names the cause."""
+
+    @parameterized.named_parameters(
+        # 3 batches per epoch instead of 5: 2 epochs give 6 updates.
+        (
+            "data_ran_out",
+            dict(steps_per_epoch=5, epochs=2),
+            [],
+            r"after 6 of the budget's 10 updates: the data ran out \(epoch 0 "
+            "had 3 of its steps_per_epoch=5",
+        ),
+        (
+            "too_few_epochs",
+            dict(epochs=1),
+            [],
+            "after 3 of the budget's 10 updates: `fit` ran out of epochs",
+        ),
+        (
+            "stopped_by_callback",
+            dict(epochs=2),
+            [_StopAtFirstBatch()],
+            "after 1 of the budget's 10 updates: another callback stopped",
+        ),
+    )
+    def test_names_cause(self, fit_kwargs, callbacks, expected):
+        model = sgd_model(LR0)
+        with self.assertWarnsRegex(UserWarning, expected):
+            model.fit(
+                make_dataset(3),
+                callbacks=[callbacks_lib.BudgetCallback(10)] + callbacks,
+                shuffle=False,
+                verbose=0,
+                **fit_kwargs,
+            )
 
 
 class BudgetMismatchTest(parameterized.TestCase):

@@ -6,6 +6,7 @@ per epoch, examples per batch, batches per accumulated update).
 
 import json
 
+import numpy as np
 import tensorflow as tf
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -326,6 +327,11 @@ class BudgetBadInputTest(parameterized.TestCase):
             "dataset",
         ),
         ("dataset_without_length", dict(epochs=1, dataset=object()), "dataset"),
+        # Containers of examples: their len() is not batches per epoch.
+        ("dataset_array", dict(epochs=1, dataset=np.zeros((8, 3))), "dataset"),
+        ("dataset_tensor", dict(epochs=1, dataset=tf.zeros((8, 3))), "dataset"),
+        ("dataset_list", dict(epochs=1, dataset=[1, 2, 3]), "dataset"),
+        ("dataset_dict", dict(epochs=1, dataset={"x": [1, 2]}), "dataset"),
         (
             "accumulation_zero",
             dict(steps=10, gradient_accumulation_steps=0),
@@ -376,9 +382,17 @@ class BudgetBadInputTest(parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "`fraction`"):
             Budget(steps=10).fraction(fraction)
 
-    def test_message_shows_received_value(self):
-        with self.assertRaisesRegex(ValueError, "Received: steps=-1"):
-            Budget(steps=-1)
+    @parameterized.named_parameters(
+        ("steps", dict(steps=-1), "Received: steps=-1"),
+        (
+            "dataset_array",
+            dict(epochs=1, dataset=np.zeros((8, 3))),
+            r"`steps_per_epoch=.*Received: dataset=ndarray of shape \(8, 3\)",
+        ),
+    )
+    def test_message_shows_received_value(self, kwargs, expected):
+        with self.assertRaisesRegex(ValueError, expected):
+            Budget(**kwargs)
 
 
 if __name__ == "__main__":

@@ -81,12 +81,72 @@ class CheckCallbacksTest(parameterized.TestCase):
 
     def test_other_callbacks_accepted(self):
         optimizer = keras.optimizers.SGD(schedules.Linear(LR0, 10))
-        callbacks_lib.check_callbacks(None, optimizer)
-        callbacks_lib.check_callbacks([], optimizer)
-        callbacks_lib.check_callbacks(
-            [keras.callbacks.EarlyStopping(), keras.callbacks.History()],
-            optimizer,
+        self.assertEqual(callbacks_lib.check_callbacks(None, optimizer), [])
+        self.assertEqual(callbacks_lib.check_callbacks([], optimizer), [])
+        callbacks = (keras.callbacks.EarlyStopping(), keras.callbacks.History())
+        self.assertEqual(
+            callbacks_lib.check_callbacks(callbacks, optimizer),
+            list(callbacks),
         )
+
+    @parameterized.named_parameters(
+        ("single_callback", lambda: keras.callbacks.History(), "callbacks"),
+        ("string", lambda: "History", "callbacks"),
+        ("function_in_list", lambda: [print], "callbacks"),
+        ("generator", lambda: iter([keras.callbacks.History()]), "callbacks"),
+    )
+    def test_bad_callbacks(self, make_callbacks, argument):
+        for rate in (LR0, schedules.Linear(LR0, 10)):
+            with self.subTest(rate=type(rate).__name__):
+                with self.assertRaisesRegex(ValueError, f"`{argument}`"):
+                    callbacks_lib.check_callbacks(
+                        make_callbacks(), keras.optimizers.SGD(rate)
+                    )
+
+    @parameterized.named_parameters(
+        ("none", lambda: None),
+        ("string", lambda: "sgd"),
+        ("model", lambda: sgd_model(LR0)),
+        ("schedule", lambda: schedules.Linear(LR0, 10)),
+    )
+    def test_bad_optimizer(self, make_optimizer):
+        for callbacks in ([], [keras.callbacks.ReduceLROnPlateau()]):
+            with self.subTest(callbacks=len(callbacks)):
+                with self.assertRaisesRegex(
+                    ValueError, "`optimizer`.*Received: optimizer="
+                ):
+                    callbacks_lib.check_callbacks(callbacks, make_optimizer())
+
+
+def _uncompiled_model():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+
+class FitArgumentsTest(parameterized.TestCase):
+    """`budgeted_keras.fit` rejects bad arguments before any update."""
+
+    @parameterized.named_parameters(
+        ("uncompiled", _uncompiled_model, {}, "`model` must be a compiled"),
+        ("not_a_model", lambda: "model", {}, "`model` must be a compiled"),
+        (
+            "single_callback",
+            lambda: sgd_model(LR0),
+            dict(callbacks=keras.callbacks.History()),
+            r"`callbacks`.*callbacks=\[History",
+        ),
+        (
+            "single_callback_with_schedule",
+            lambda: sgd_model(schedules.Linear(LR0, 4)),
+            dict(callbacks=keras.callbacks.ReduceLROnPlateau()),
+            "`callbacks` must be a list",
+        ),
+    )
+    def test_rejected_before_training(self, make_model, kwargs, expected):
+        model = make_model()
+        with self.assertRaisesRegex(ValueError, expected):
+            budgeted_keras.fit(model, make_dataset(4), 4, verbose=0, **kwargs)
+        if isinstance(model, keras.Model) and model.compiled:
+            self.assertEqual(updates_of(model.optimizer), 0)
 
 
 def _with_bad_batch(num_batches, bad_batch, value, batch_size=2):
