@@ -18,7 +18,7 @@ repository root:
     python -m experiments.sweep --dataset=cifar10 \
         --data_dir=../shared/data/tfds --output_dir=runs/sweep_cifar10 \
         --baselines=all
-    # The paper's full CIFAR recipe (ResNet-18, 200 epochs):
+    # The paper's full CIFAR recipe (CIFAR ResNet-18, 200 epochs):
     python -m experiments.sweep --preset=full --dataset=cifar10 \
         --data_dir=../shared/data/tfds --output_dir=runs/sweep_full
     # Another task, with its standard recipe (DeepLabV3+ on Cityscapes,
@@ -56,7 +56,7 @@ PRESET = flags.DEFINE_enum(
     "preset", "cpu", list(sweep_config.PRESETS),
     "Run settings: 'cpu' (classification: small CNN, 10k CIFAR images, "
     "10-epoch full budget; other tasks: their small model on 500 images) "
-    "or 'full' (classification: ResNet-18, 200 epochs; other tasks: "
+    "or 'full' (classification: CIFAR ResNet-18, 200 epochs; other tasks: "
     "their standard recipe).",
 )
 BUDGETS = flags.DEFINE_list(

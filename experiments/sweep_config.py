@@ -11,7 +11,8 @@ Two presets size the runs:
   linear and constant runs on the whole training set. Sized for the default
   grid to take about an hour on two idle CPU cores (84 minutes measured on a
   shared machine; see docs/results.md).
-- `full`: the paper's CIFAR recipe: ResNet-18 (KerasCV ResNetV2 layout), all
+- `full`: the paper's CIFAR recipe: the CIFAR ResNet-18
+  (`cifar_resnet18`: 3x3 stem, no max-pool, KerasCV basic blocks), all
   45,000 training images after a 5,000-image validation split, batch 128,
   lr 0.1, weight decay 5e-4, 200 epochs; it needs an accelerator.
 
@@ -62,7 +63,7 @@ PRESETS = {
         grad_norm_examples=0,
     ),
     "full": dict(
-        model="resnet18",
+        model="cifar_resnet18",
         model_width=None,
         full_epochs=200.0,
         batch_size=128,

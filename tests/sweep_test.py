@@ -198,7 +198,7 @@ class PresetTest(parameterized.TestCase):
             "full",
             "cifar10",
             dict(
-                model="resnet18",
+                model="cifar_resnet18",
                 full_epochs=200.0,
                 batch_size=128,
                 learning_rate=0.1,
@@ -224,7 +224,7 @@ class PresetTest(parameterized.TestCase):
     def test_full_recipe_is_one_flag_away(self):
         with flagsaver.flagsaver(preset="full", dataset="cifar10"):
             config = sweep.config_from_flags()
-        self.assertEqual(config.settings.model, "resnet18")
+        self.assertEqual(config.settings.model, "cifar_resnet18")
         self.assertEqual(config.settings.full_epochs, 200.0)
         self.assertEqual(config.budgets, sweep_config.DEFAULT_BUDGETS)
         self.assertEqual(config.seeds, 3)
