@@ -180,12 +180,20 @@ def export(experiment, export_dir, run_info):
     """Writes a SavedModel of the trained model and `budgeted_run.json`.
 
     The SavedModel (TF Serving and TF Hub format) has a `serve` endpoint
-    taking a float32 image batch and returning logits; reload it with
+    taking a float32 batch of the task's inputs (`Task.serving_signature`:
+    images, or clips for video; `{"images": batch}` for RetinaNet) and
+    returning the model's raw outputs (logits; per-pixel logits; box and
+    class predictions before decoding); reload it with
     `keras.layers.TFSMLayer(export_dir, call_endpoint="serve")`.
     """
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
-    experiment.model.export(export_dir, format="tf_saved_model", verbose=False)
+    config = experiment.config
+    signature = tasks_lib.get(config.task).serving_signature(config.model)
+    kwargs = {} if signature is None else {"input_signature": signature}
+    experiment.model.export(
+        export_dir, format="tf_saved_model", verbose=False, **kwargs
+    )
     write_json(os.path.join(export_dir, config_lib.EXPORT_INFO), run_info)
 
 

@@ -264,6 +264,21 @@ class Task:
         """Compiles `model` with the task's losses and metrics."""
         raise NotImplementedError
 
+    def serving_signature(self, model):
+        """The input signature of the exported model's `serve` endpoint.
+
+        A batch of float32 inputs of the configuration's `input_size`
+        (images `(N, H, W, 3)`, clips `(N, T, H, W, 3)`), or None to let
+        Keras take the model's own input shape.
+
+        Args:
+            model: Python str, the model configuration.
+        """
+        size = self.model_config(model).input_size
+        if size is None:
+            return None
+        return [tf.TensorSpec((None, *size, 3), "float32")]
+
     def evaluate(self, model, dataset):
         """The task's standard metrics on a batched `dataset`, as a dict."""
         return {

@@ -226,6 +226,11 @@ class Classification(base.Task):
             **kwargs,
         )
 
+    def serving_signature(self, model):
+        # The model's own input shape: that of the dataset's fixed-size
+        # images, or the configuration's input size.
+        return None
+
 
 def _fixed_size(split):
     return split.element_spec[0].shape.is_fully_defined()

@@ -285,6 +285,13 @@ class Detection(base.Task):
             )
         return base.apply_bn_momentum(network, bn_momentum)
 
+    def serving_signature(self, model):
+        # KerasCV's RetinaNet takes its images as {"images": batch}.
+        signature = super().serving_signature(model)
+        if self.model_config(model).options["family"] == "retinanet":
+            return [{"images": signature[0]}]
+        return signature
+
     def compile(self, model, optimizer, **kwargs):
         import keras_cv
 

@@ -206,6 +206,12 @@ class Segmentation(base.Task):
         )
         return base.apply_bn_momentum(network, bn_momentum)
 
+    def serving_signature(self, model):
+        # Evaluation-size frames: DeepLabV3+ cannot be traced for images of
+        # unknown size.
+        height, width = self.model_config(model).options["eval_size"]
+        return [tf.TensorSpec((None, height, width, 3), "float32")]
+
     def compile(self, model, optimizer, **kwargs):
         model.compile(
             optimizer=optimizer,
