@@ -279,8 +279,12 @@ def training_stream(dataset, batch_size, *, seed, augment=False, start_epoch=0):
             cardinality.
         batch_size: Python int >= 1.
         seed: Python int. Data order and augmentation seed.
-        augment: Python bool. Random horizontal flip and 4-pixel translation
-            (pad and random crop), the usual CIFAR augmentation.
+        augment: Python bool. Random translation by up to an eighth of the
+            image side (pad and random crop: 4 pixels for CIFAR's 32x32, 1
+            for the 8x8 digits) and, for colour images, a random
+            horizontal flip: the usual CIFAR augmentation. Grayscale
+            images (digits, MNIST) are not flipped: a mirrored character
+            is another character.
         start_epoch: Python int >= 0. First epoch of the stream.
 
     Returns:
@@ -326,8 +330,12 @@ def _augment(image, label, seed):
     flip_seed, crop_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 2)
     )
-    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-    image = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
+    if channels == 3:
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    shift = max(1, min(height, width) // 8)
+    image = tf.image.resize_with_crop_or_pad(
+        image, height + 2 * shift, width + 2 * shift
+    )
     image = tf.image.stateless_random_crop(
         image, [height, width, channels], crop_seed
     )
