@@ -42,23 +42,35 @@ def _cell(values, digits, seeds):
     return text
 
 
+def higher_is_better(field):
+    """Whether a larger `field` is better: all but losses (`*loss*`)."""
+    return "loss" not in field
+
+
 def metric_table(lines, field="test_accuracy", methods=None, digits=3):
     """A Markdown table of `field`, mean ± std per method and budget.
 
-    The best mean of each budget column (over the rows shown) is in bold,
-    ties included. A cell shows `(n=k)` when it has another number of seeds
-    than the sweep, `—` when it has no finished run, and `= step` for the
-    baselines that are the `step` run at 100%.
+    The best mean of each budget column (over the rows shown; the lowest
+    for a loss) is in bold, ties included. A cell shows `(n=k)` when it
+    has another number of seeds than the sweep, `diverged` when all its
+    runs diverged, `—` when it has no run, and `= step` for the baselines
+    that are the `step` run at 100%.
     """
     budgets, steps = _budgets(lines)
     cells = values_by_cell(lines, field)
+    diverged = {
+        (line["method"], line["budget"])
+        for line in lines
+        if line.get("status", "ok") != "ok"
+    }
     methods = [m for m in (methods or ordered_methods(lines))
-               if any((m, b) in cells for b in budgets)]
+               if any((m, b) in cells or (m, b) in diverged for b in budgets)]
     seeds = len({line["seed"] for line in lines})
     best = {}
     for b in budgets:
         means = [mean_std(cells[m, b])[0] for m in methods if (m, b) in cells]
-        best[b] = max(means) if means else None
+        pick = max if higher_is_better(field) else min
+        best[b] = pick(means) if means else None
     table = _header(budgets, steps)
     for m in methods:
         row = []
@@ -67,7 +79,10 @@ def metric_table(lines, field="test_accuracy", methods=None, digits=3):
                 same = b >= 1 and (
                     m in sweep_results.SAME_AS_STEP_AT_FULL_BUDGET
                 )
-                row.append("= step" if same else "—")
+                row.append(
+                    "= step" if same
+                    else "diverged" if (m, b) in diverged else "—"
+                )
                 continue
             text = _cell(cells[m, b], digits, seeds)
             if mean_std(cells[m, b])[0] == best[b]:
@@ -118,7 +133,7 @@ def gradient_norm_table(lines):
     return table
 
 
-def _difference_row(name, budgets, a, b, condition, cells):
+def _difference_row(name, budgets, a, b, condition, cells, sign=1):
     row = []
     for budget in budgets:
         if not condition(budget) or (a, budget) not in cells or (
@@ -127,7 +142,8 @@ def _difference_row(name, budgets, a, b, condition, cells):
             row.append("")
             continue
         diff = mean_std(cells[a, budget])[0] - mean_std(cells[b, budget])[0]
-        row.append(f"{diff:+.3f} {'yes' if diff > 0 else '**no**'}")
+        better = sign * diff > 0
+        row.append(f"{diff:+.3f} {'yes' if better else '**no**'}")
     return f"| {name} | " + " | ".join(row) + " |\n"
 
 
@@ -138,13 +154,16 @@ def claims_table(lines, field="test_accuracy"):
     of any budget-aware schedule over the off-the-shelf schedule cut short
     (budgets < 100%), naming that schedule and counting the schedules ahead;
     linear − subsample; linear's metric as a fraction of its own at 100%.
+    A claim holds ("yes") when the difference favours the first method:
+    positive, or negative for a loss.
     """
     budgets, steps = _budgets(lines)
     cells = values_by_cell(lines, field)
+    sign = 1 if higher_is_better(field) else -1
     table = _header(budgets, steps, first="claim")
     table += _difference_row(
         "linear − step, budgets ≤ 25%", budgets, "linear", "step",
-        lambda b: b <= 0.25, cells,
+        lambda b: b <= 0.25, cells, sign,
     )
     row = []
     for b in budgets:
@@ -153,11 +172,11 @@ def claims_table(lines, field="test_accuracy"):
             row.append("")
             continue
         off = mean_std(cells["offshelf", b])[0]
-        worst = min(aware, key=lambda m: mean_std(cells[m, b])[0])
+        worst = min(aware, key=lambda m: sign * mean_std(cells[m, b])[0])
         diff = mean_std(cells[worst, b])[0] - off
-        ahead = sum(mean_std(cells[m, b])[0] > off for m in aware)
+        ahead = sum(sign * (mean_std(cells[m, b])[0] - off) > 0 for m in aware)
         row.append(
-            f"{diff:+.3f} {'yes' if diff > 0 else '**no**'} "
+            f"{diff:+.3f} {'yes' if sign * diff > 0 else '**no**'} "
             f"(worst: {LABELS[worst]}; {ahead}/{len(aware)} ahead)"
         )
     table += (
@@ -166,7 +185,7 @@ def claims_table(lines, field="test_accuracy"):
     )
     table += _difference_row(
         "linear − subsample", budgets, "linear", "subsample",
-        lambda b: b < 1, cells,
+        lambda b: b < 1, cells, sign,
     )
     row = []
     full = cells.get(("linear", 1.0))
@@ -240,9 +259,10 @@ def write_report(results_path, output_dir, field=None):
             "Argument `results` must be a results file with at least one "
             f"run. Received: results={results_path!r}"
         )
+    lines = sweep_results.unique_runs(lines, results_path)
     test = sweep_results.test_field(lines)
-    field = field or test
-    if not any(field in line for line in lines):
+    # Diverged runs have no metrics: a sweep of only those still reports.
+    if field and not any(field in line for line in lines):
         fields = sorted(
             {k for line in lines for k, v in line.items()
              if k.startswith(("test_", "validation_"))
@@ -252,6 +272,7 @@ def write_report(results_path, output_dir, field=None):
             f"Argument `metric` must be a result field of the runs, one of "
             f"{fields}. Received: metric={field!r}"
         )
+    field = field or test
     figures = report_plots.write_figures(
         lines, os.path.join(output_dir, "figures"), field
     )

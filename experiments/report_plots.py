@@ -123,9 +123,11 @@ def plot_metric_vs_budget(lines, path, field):
 
 
 def _seed_mean_curves(lines):
-    """`{(method, budget): (progress, mean norm)}` over seeds."""
+    """`{(method, budget): (progress, mean norm)}` over finished seeds."""
     points = {}
     for line in lines:
+        if line.get("status", "ok") != "ok":
+            continue
         for m in line.get("gradient_norm") or []:
             key = (line["method"], line["budget"])
             points.setdefault(key, {}).setdefault(
@@ -189,7 +191,7 @@ def write_figures(lines, folder, field="test_accuracy"):
         name = f"{field}_vs_budget.png"
         plot_metric_vs_budget(lines, os.path.join(folder, name), field)
         names.append(name)
-    if any(line.get("gradient_norm") for line in lines):
+    if results_lib.final_gradient_norms(lines):
         plot_gradient_norms(lines, os.path.join(folder, "gradient_norm.png"))
         names.append("gradient_norm.png")
     return names

@@ -46,6 +46,7 @@ from budgeted_keras import schedules
 from experiments import baselines
 from experiments import sweep_config
 from experiments import sweep_lib
+from experiments import sweep_results
 from experiments import train_flags
 
 FLAGS = flags.FLAGS
@@ -207,7 +208,10 @@ def main(argv):
         sweep = sweep_lib.prepare(config_from_flags())
     except ValueError as error:
         raise app.UsageError(str(error)) from error
-    sweep_lib.execute(sweep)
+    try:
+        sweep_lib.execute(sweep)
+    except sweep_results.SweepRunningError as error:
+        raise app.UsageError(str(error)) from error
 
 
 if __name__ == "__main__":

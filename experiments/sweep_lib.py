@@ -254,8 +254,27 @@ def execute(sweep, run_fn=None):
 
     Returns:
         The path of the results file.
+
+    Raises:
+        sweep_results.SweepRunningError: before any training, if another
+            sweep is running in the same output folder.
     """
     run_fn = run_fn or run_one
+    config, data = sweep.config, sweep.data
+    with sweep_results.exclusive(config.output_dir):
+        # Runs another sweep finished since `prepare` are not repeated.
+        done = sweep_results.finished_runs(
+            sweep.results_path, config.settings.fingerprint()
+        )
+        sweep.todo = [spec for spec in sweep.todo if spec.key not in done]
+        _run_grid(sweep, run_fn)
+    if config.report:
+        report = report_lib.write_report(sweep.results_path, config.output_dir)
+        logging.info("Report: %s", report)
+    return sweep.results_path
+
+
+def _run_grid(sweep, run_fn):
     config, data = sweep.config, sweep.data
     logging.info("Task: %s. Data: %s", data.task.name, data.description)
     logging.info("Settings: %s", config.settings.fingerprint())
@@ -287,10 +306,6 @@ def execute(sweep, run_fn=None):
             result.get(f"test_{metric}", np.nan),
             result.get(f"test_{metric}_no_recal", np.nan), result["seconds"],
         )
-    if config.report:
-        report = report_lib.write_report(sweep.results_path, config.output_dir)
-        logging.info("Report: %s", report)
-    return sweep.results_path
 
 
 def run_sweep(config, run_fn=None):

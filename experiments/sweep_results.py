@@ -4,6 +4,8 @@ The file holds one JSON object per line, one per finished run, appended as
 runs finish (see `experiments.sweep_lib`). Needs only the standard library.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 
@@ -90,6 +92,69 @@ def read_results(path):
     return lines
 
 
+class SweepRunningError(ValueError):
+    """Another sweep is running in the same output folder."""
+
+
+@contextlib.contextmanager
+def exclusive(output_dir):
+    """Holds the lock of `output_dir` for one running sweep.
+
+    Raises:
+        SweepRunningError: naming `output_dir` if another process holds it.
+    """
+    with open(os.path.join(output_dir, ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepRunningError(
+                "Argument `output_dir` is in use by another running sweep; "
+                "wait for it to finish or use another output_dir. "
+                f"Received: output_dir={output_dir!r}"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _settings(line):
+    # Results written before other tasks could be swept have no task.
+    return dict({"task": CLASSIFICATION}, **line.get("settings", {}))
+
+
+def unique_runs(lines, path=None):
+    """The runs of one sweep in `lines`, each (method, budget, seed) once.
+
+    A run written twice (two sweeps that ran at once in one folder, or
+    concatenated files) counts once, as first written.
+
+    Raises:
+        ValueError: naming `results` if the runs have different settings.
+    """
+    first, runs, seen = None, [], set()
+    for line in lines:
+        settings = _settings(line)
+        if first is None:
+            first = settings
+        elif settings != first:
+            changed = sorted(
+                k
+                for k in set(first) | set(settings)
+                if first.get(k) != settings.get(k)
+            )
+            raise ValueError(
+                "Argument `results` holds runs of sweeps with different "
+                f"settings (differing in: {', '.join(changed)}). "
+                f"Received: results={path!r}"
+            )
+        key = run_key(line["method"], line["budget"], line["seed"])
+        if key not in seen:
+            seen.add(key)
+            runs.append(line)
+    return runs
+
+
 def ordered_methods(lines):
     """Methods present in `lines`: schedules, then baselines, then others."""
     present = {line["method"] for line in lines}
@@ -152,8 +217,7 @@ def finished_runs(path, fingerprint):
     repair_results(path)
     done = set()
     for line in read_results(path):
-        # Results written before other tasks could be swept have no task.
-        settings = dict({"task": CLASSIFICATION}, **line["settings"])
+        settings = _settings(line)
         if settings != fingerprint:
             changed = sorted(
                 k

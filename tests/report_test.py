@@ -199,7 +199,6 @@ class FilesTest(parameterized.TestCase):
                 report.main(["report"])
 
 
-
 def _as_task_results(path, metric):
     """The fixture's runs as runs of a task whose primary metric is
     `metric`: every `*accuracy*` field renamed, the metric named."""
@@ -256,6 +255,96 @@ class TaskMetricTest(parameterized.TestCase):
             with self.assertRaisesRegex(app.UsageError, "`metric`"):
                 report.main(["report"])
         self.assertFalse(os.path.exists(os.path.join(output_dir, "report.md")))
+
+
+def _write(path, lines):
+    pathlib.Path(path).write_text(
+        "".join(json.dumps(line) + "\n" for line in lines)
+    )
+    return path
+
+
+class LossAndDuplicatesTest(parameterized.TestCase):
+    def setUp(self):
+        super().setUp()
+        # The fixture with a loss of 1 - accuracy: every ranking reverses.
+        self.lines = [
+            dict(line, test_loss=1.0 - line["test_accuracy"])
+            if "test_accuracy" in line
+            else line
+            for line in sweep_results.read_results(FIXTURE)
+        ]
+
+    def test_lowest_loss_is_best(self):
+        _, rows = _rows(report_lib.metric_table(self.lines, "test_loss"))
+        self.assertEqual(rows["step (budget-aware)"][1], "**0.150 ± 0.000**")
+        self.assertEqual(
+            rows["step on a subset (subsample)"][0], "**0.390 ± 0.056**"
+        )
+        self.assertEqual(rows["linear"], ["0.400 ± 0.100", "0.180 ± 0.020"])
+
+    def test_loss_claims_hold_when_the_loss_is_lower(self):
+        _, rows = _rows(report_lib.claims_table(self.lines, "test_loss"))
+        self.assertEqual(
+            rows,
+            {
+                # 0.40 - 0.55 for linear - step.
+                "linear − step, budgets ≤ 25%": ["-0.150 yes", ""],
+                # The worst budget-aware loss at 10% is step's 0.55, the
+                # off-the-shelf one 0.67.
+                "worst budget-aware − off-the-shelf, budgets < 100%": [
+                    "-0.120 yes (worst: step (budget-aware); 2/2 ahead)",
+                    "",
+                ],
+                "linear − subsample": ["+0.010 **no**", ""],
+                # 0.40 / 0.18.
+                "linear as a fraction of linear at 100%": ["222.2%", "100.0%"],
+            },
+        )
+
+    def test_runs_written_twice_count_once(self):
+        root = self.create_tempdir().full_path
+        lines = sweep_results.read_results(FIXTURE)
+        path = _write(os.path.join(root, "r.jsonl"), lines + lines)
+        self.assertEqual(
+            sweep_results.unique_runs(sweep_results.read_results(path)),
+            lines,
+        )
+        report = pathlib.Path(report_lib.write_report(path, root))
+        self.assertIn(report_lib.metric_table(lines), report.read_text())
+
+    def test_runs_of_other_settings_are_an_error(self):
+        root = self.create_tempdir().full_path
+        lines = sweep_results.read_results(FIXTURE)
+        other = dict(lines[0], settings=dict(lines[0]["settings"], seed=9))
+        path = _write(os.path.join(root, "r.jsonl"), lines + [other])
+        with self.assertRaisesRegex(
+            ValueError, "`results`.*differing in: seed"
+        ):
+            report_lib.write_report(path, root)
+
+    def test_report_of_diverged_runs_only(self):
+        root = self.create_tempdir().full_path
+        lines = [
+            {k: v for k, v in line.items() if not k.startswith("test_")}
+            | {"status": "diverged"}
+            for line in sweep_results.read_results(FIXTURE)
+        ]
+        path = _write(os.path.join(root, "r.jsonl"), lines)
+        text = pathlib.Path(report_lib.write_report(path, root)).read_text()
+        self.assertIn("24 runs (24 diverged)", text)
+        self.assertIn("| linear | diverged | diverged |", text)
+
+    def test_a_second_sweep_in_a_folder_is_refused(self):
+        root = self.create_tempdir().full_path
+        with sweep_results.exclusive(root):
+            with self.assertRaisesRegex(
+                sweep_results.SweepRunningError, "`output_dir`"
+            ):
+                with sweep_results.exclusive(root):
+                    pass
+        with sweep_results.exclusive(root):  # Released.
+            pass
 
 
 if __name__ == "__main__":
