@@ -13,6 +13,7 @@ is kept for the final number.
 """
 
 import dataclasses
+import difflib
 import os
 
 import numpy as np
@@ -124,9 +125,15 @@ def tfds_builder(name, *, data_dir=None, download=False):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # TFDS raises several types for bad names.
+        # TFDS's message goes on to list its whole catalogue.
+        first = str(error).strip().split("\n")[0]
+        close = difflib.get_close_matches(
+            str(name).split("/")[0], tfds.list_builders(), n=3
+        )
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise DatasetNotFoundError(
             f"Argument `dataset` is not a TFDS dataset this installation "
-            f"knows ({error}). Received: dataset={name!r}"
+            f"knows ({first}).{hint} Received: dataset={name!r}"
         ) from error
     if not download and not builder.is_prepared():
         where = data_dir or os.environ.get(
@@ -146,7 +153,8 @@ def tfds_builder(name, *, data_dir=None, download=False):
             f"{builder.info.full_name}, prepare it with `tfds build {name} "
             "--data_dir=...` (some datasets, like imagenet2012, need their "
             "files downloaded by hand first, as the TFDS catalog describes), "
-            f"or allow downloading.{manual} Received: dataset="
+            f"or, from Python, load it with `download=True`.{manual} "
+            "Received: dataset="
             f"{name!r}, data_dir={data_dir!r}"
         )
     if download:

@@ -242,22 +242,31 @@ class SweepConfig:
         return tuple(self.schedules) + tuple(self.baselines)
 
 
-def _choices(name, values, allowed, canonical=lambda v: v):
-    try:
-        values = tuple(canonical(v) for v in values)
-    except ValueError:
-        values = None
-    if not values or any(v not in allowed for v in values):
+def _choices(name, values, allowed, canonical=lambda v: v, aliases=()):
+    given = list(values)
+    if not given:
         raise ValueError(
-            f"Argument `{name}` must be a non-empty list of {list(allowed)}. "
-            f"Received: {name}={values!r}"
+            f"Argument `{name}` must not be empty. Received: {name}={given!r}"
         )
-    if len(set(values)) != len(values):
+    names = []
+    for value in given:
+        try:
+            value = canonical(value)
+        except ValueError:
+            pass
+        if value not in allowed:
+            known = ", ".join(list(allowed) + list(aliases))
+            raise ValueError(
+                f"Argument `{name}` must name only {known}. "
+                f"Received: {name}={given!r}"
+            )
+        names.append(value)
+    if len(set(names)) != len(names):
         raise ValueError(
-            f"Argument `{name}` must not repeat a value. "
-            f"Received: {name}={list(values)!r}"
+            f"Argument `{name}` must not repeat a value (aliases included). "
+            f"Received: {name}={given!r}"
         )
-    return values
+    return tuple(names)
 
 
 def validate(config):
@@ -286,7 +295,13 @@ def validate(config):
             f"Received: budgets={list(config.budgets)!r}"
         )
     names = schedules.names()
-    _choices("schedules", config.schedules, names, schedules.canonical_name)
+    _choices(
+        "schedules",
+        config.schedules,
+        names,
+        schedules.canonical_name,
+        aliases=schedules.aliases(),
+    )
     if config.baselines:
         _choices("baselines", config.baselines, baselines.BASELINES)
     _checks.integer("seeds", config.seeds)

@@ -35,6 +35,7 @@ from experiments import report_lib
 from experiments import sweep_config
 from experiments import sweep_data
 from experiments import sweep_results
+from experiments import train_lib
 
 RESULTS_FILE = "results.jsonl"
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +239,7 @@ def prepare(config):
     data = sweep_data.load_data(config.settings)
     specs = plan(config, data)
     sweep_data.build_model(config.settings, data.splits)
-    os.makedirs(config.output_dir, exist_ok=True)
+    train_lib.make_folder("output_dir", config.output_dir)
     path = os.path.join(config.output_dir, RESULTS_FILE)
     done = sweep_results.finished_runs(path, config.settings.fingerprint())
     todo = [spec for spec in specs if spec.key not in done]

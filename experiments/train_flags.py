@@ -22,7 +22,7 @@ FULL_EPOCHS = flags.DEFINE_float(
 SCHEDULE = flags.DEFINE_enum(
     "schedule",
     _DEFAULTS.schedule,
-    schedules.names() + ["htd", "poly", "exp", "tanh", "inv", "1/t"],
+    schedules.names() + schedules.aliases(),
     "Budget-aware learning-rate schedule.",
 )
 TASK = flags.DEFINE_enum(
@@ -87,9 +87,14 @@ BN_RECALIBRATION_BATCHES = flags.DEFINE_integer(
     "this many training batches; 0 disables.",
     lower_bound=0,
 )
-SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Random seed.")
+SEED = flags.DEFINE_integer(
+    "seed", _DEFAULTS.seed, "Random seed.", lower_bound=0
+)
 OUTPUT_DIR = flags.DEFINE_string(
-    "output_dir", _DEFAULTS.output_dir, "Where result.json is written."
+    "output_dir",
+    _DEFAULTS.output_dir,
+    "Output folder: result.json, log.jsonl and backups of a run; the "
+    "sweep's results.jsonl and report (whose default is runs/sweep).",
 )
 VERBOSE = flags.DEFINE_enum(
     "verbose", "auto", ["auto", "0", "1", "2"], "model.fit verbosity."

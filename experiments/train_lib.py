@@ -47,6 +47,17 @@ def weights_digest(model):
     return digest.hexdigest()
 
 
+def make_folder(name, path):
+    """Creates folder `path` if needed; ValueError naming `name` if not."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"Argument `{name}` must be a folder that can be created or "
+            f"written ({error.strerror}). Received: {name}={path!r}"
+        ) from error
+
+
 @contextlib.contextmanager
 def _dtype_policy(name):
     """Sets the global Keras dtype policy inside the block only."""
@@ -93,6 +104,7 @@ def prepare(config):
             `data.DatasetNotFoundError`).
     """
     validate(config)
+    make_folder("output_dir", config.output_dir)
     try:
         preemption.check(
             os.path.join(config.output_dir, "backup"), _run_identity(config)
@@ -113,11 +125,18 @@ def prepare(config):
         train_subset=config.train_subset,
     )
     steps_per_epoch = task.steps_per_epoch(splits.train, config.batch_size)
-    full = bk.Budget(
-        epochs=config.full_epochs,
-        steps_per_epoch=steps_per_epoch,
-        gradient_accumulation_steps=config.grad_accum,
-    )
+    try:
+        full = bk.Budget(
+            epochs=config.full_epochs,
+            steps_per_epoch=steps_per_epoch,
+            gradient_accumulation_steps=config.grad_accum,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"Argument `full_epochs` must give at least one update; "
+            f"{config.full_epochs:g} epoch(s) of {steps_per_epoch} batches "
+            f"do not. Received: full_epochs={config.full_epochs!r}"
+        ) from error
     try:
         budget = full.fraction(config.budget)
     except ValueError as error:

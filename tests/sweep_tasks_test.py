@@ -268,5 +268,36 @@ class TaskSweepTest(parameterized.TestCase):
         self.assertIn(f"Task: {task}", report)
 
 
+class ChoicesTest(parameterized.TestCase):
+    @parameterized.named_parameters(
+        ("unknown", dict(schedules=("foo", "linear")), r"\['foo', 'linear'\]"),
+        ("alias_repeats", dict(schedules=("linear", "LINEAR")), "repeat"),
+        ("empty", dict(schedules=()), "must not be empty"),
+        ("unknown_baseline", dict(baselines=("sgd",)), r"\['sgd'\]"),
+    )
+    def test_message_shows_what_was_given(self, values, message):
+        config = sweep_config.SweepConfig(
+            settings=sweep_config.settings_for("cpu", "digits"),
+            output_dir="unused",
+            **values,
+        )
+        with self.assertRaisesRegex(ValueError, message):
+            sweep_config.validate(config)
+
+    def test_aliases_are_accepted_and_listed(self):
+        config = sweep_config.SweepConfig(
+            settings=sweep_config.settings_for("cpu", "digits"),
+            output_dir="unused",
+            schedules=("htd", "poly", "1/t"),
+        )
+        self.assertEqual(
+            sweep_config.validate(config).schedules,
+            ("hyperbolic_tangent", "polynomial", "inverse_time"),
+        )
+        bad = dataclasses.replace(config, schedules=("tan",))
+        with self.assertRaisesRegex(ValueError, "htd, inv, poly, tanh"):
+            sweep_config.validate(bad)
+
+
 if __name__ == "__main__":
     absltest.main()

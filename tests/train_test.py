@@ -56,6 +56,13 @@ class TrainMainTest(parameterized.TestCase):
             "learning_rate",
         ),
         ("full_epochs_zero", dict(full_epochs=0.0), "full_epochs"),
+        # 45 batches per epoch: 0.01 epoch is under one update.
+        ("full_epochs_under_an_update", dict(full_epochs=0.01), "full_epochs"),
+        (
+            "output_dir_not_a_folder",
+            dict(output_dir="/dev/null/run"),
+            "output_dir",
+        ),
         ("warmup_one", dict(warmup_fraction=1.0), "warmup_fraction"),
         ("warmup_negative", dict(warmup_fraction=-0.1), "warmup_fraction"),
         ("bn_momentum_one", dict(bn_momentum=1.0), "bn_momentum"),
@@ -69,9 +76,8 @@ class TrainMainTest(parameterized.TestCase):
         ),
     )
     def test_bad_flag_is_a_usage_error_naming_it(self, values, argument):
-        with flagsaver.flagsaver(
-            output_dir=self.create_tempdir().full_path, **values
-        ):
+        values = dict(output_dir=self.create_tempdir().full_path) | values
+        with flagsaver.flagsaver(**values):
             with self.assertRaisesRegex(app.UsageError, f"`{argument}`"):
                 train.main(["train"])
 
@@ -82,6 +88,7 @@ class TrainMainTest(parameterized.TestCase):
         ("batch_size", "--batch_size=0"),
         ("learning_rate", "--learning_rate=-1"),
         ("weight_decay", "--weight_decay=-0.1"),
+        ("seed", "--seed=-1"),
     )
     def test_bad_flag_value_is_rejected_by_the_parser(self, argv):
         name = argv[2:].split("=")[0]
@@ -122,6 +129,17 @@ class TrainMainTest(parameterized.TestCase):
                 app.UsageError, "`output_dir` holds the backup of a different"
             ):
                 train.main(["train"])
+
+    def test_misspelt_dataset_suggests_names(self):
+        with flagsaver.flagsaver(
+            output_dir=self.create_tempdir().full_path, dataset="cifar_10"
+        ):
+            with self.assertRaisesRegex(
+                app.UsageError, "Did you mean cifar10, cifar100"
+            ) as raised:
+                train.main(["train"])
+        # Not TFDS's whole catalogue of datasets.
+        self.assertLess(len(str(raised.exception)), 400)
 
     def test_help_lists_the_run_flags(self):
         help_text = FLAGS.module_help(train)

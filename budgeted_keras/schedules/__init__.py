@@ -9,6 +9,7 @@ from budgeted_keras.schedules.decays import InverseTime
 from budgeted_keras.schedules.decays import Linear
 from budgeted_keras.schedules.decays import Polynomial
 from budgeted_keras.schedules.decays import Step
+from budgeted_keras.schedules.factory import aliases
 from budgeted_keras.schedules.factory import canonical_name
 from budgeted_keras.schedules.factory import get
 from budgeted_keras.schedules.factory import names

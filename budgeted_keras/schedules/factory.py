@@ -27,6 +27,11 @@ def names():
     return list(_CLASSES)
 
 
+def aliases():
+    """The other names `get` accepts (e.g. "htd", "poly"), sorted."""
+    return sorted(_ALIASES)
+
+
 def canonical_name(name):
     """Returns the canonical name for `name` or an alias of it.
 
@@ -36,7 +41,7 @@ def canonical_name(name):
     key = name.strip().lower() if isinstance(name, str) else None
     key = _ALIASES.get(key, key)
     if key not in _CLASSES:
-        choices = ", ".join(names() + sorted(_ALIASES))
+        choices = ", ".join(names() + aliases())
         kind = "" if isinstance(name, str) else "a str, "
         raise ValueError(
             f"Argument `name` must be {kind}one of: {choices}. "
