@@ -39,9 +39,12 @@ def _schedule_of(optimizer):
 
 
 def _callback_list(callbacks):
-    """Returns `callbacks` (None, a list or a tuple) as a checked list."""
+    """Returns `callbacks` (None, a list, a tuple or a `CallbackList`) as a
+    checked, flat list: the callbacks of `CallbackList`s are taken out."""
     if callbacks is None:
         return []
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        callbacks = callbacks.callbacks
     if isinstance(callbacks, keras.callbacks.Callback):
         raise ValueError(
             "Argument `callbacks` must be a list of callbacks, not a single "
@@ -55,7 +58,13 @@ def _callback_list(callbacks):
             "Argument `callbacks` must be a list of "
             f"`keras.callbacks.Callback`. Received: callbacks={callbacks!r}"
         )
-    return list(callbacks)
+    flat = []
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.CallbackList):
+            flat.extend(_callback_list(callback))
+        else:
+            flat.append(callback)
+    return flat
 
 
 def check_callbacks(callbacks, optimizer):

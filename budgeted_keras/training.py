@@ -105,7 +105,9 @@ def fit(
             least `budget.epochs_for(steps_per_epoch)` (the default, plus
             10% and one epoch under a `LossScaleOptimizer`, whose skipped
             updates are not counted). Training stops at the budget either
-            way.
+            way. With `initial_epoch` (passed on to `model.fit`), the
+            epochs needed for the rest of the budget after the updates the
+            optimizer has already applied are counted from it.
         callbacks: Optional list of further `keras.callbacks.Callback`s.
         **kwargs: Passed on to `model.fit` (`initial_epoch`,
             `validation_data`, `verbose`, ...).
@@ -129,7 +131,16 @@ def fit(
         steps_per_epoch = _checks.integer("steps_per_epoch", steps_per_epoch)
         _check_steps_per_epoch(x, kwargs, steps_per_epoch)
         kwargs["steps_per_epoch"] = steps_per_epoch
-    needed = budget.epochs_for(steps_per_epoch)
+    # Epochs up to the end of the budget, from `initial_epoch` on and the
+    # updates the optimizer has already applied (a resumed run's, or none).
+    initial_epoch = _checks.integer(
+        "initial_epoch", kwargs.get("initial_epoch", 0), minimum=0
+    )
+    done = callbacks_lib._applied_updates(model.optimizer)
+    remaining = max(
+        budget.batches - done * budget.gradient_accumulation_steps, 0
+    )
+    needed = initial_epoch + math.ceil(remaining / steps_per_epoch)
     if epochs is None:
         epochs = needed
         if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):

@@ -117,6 +117,22 @@ class BudgetCallbackTest(parameterized.TestCase):
         budgeted_keras.fit(model, make_dataset(4), 5, epochs=3, verbose=0)
         self.assertEqual(int(model.optimizer.iterations.numpy()), 5)
 
+    @parameterized.named_parameters(
+        # A fresh optimizer: the whole budget after the initial epoch.
+        ("fresh", 0, 1),
+        # 4 updates done, as after epoch 1 of 4 batches: 6 to go.
+        ("resumed", 4, 1),
+        ("resumed_late", 8, 2),
+    )
+    def test_fit_from_initial_epoch_reaches_the_budget(self, done, epoch):
+        model = sgd_model(0.1)
+        if done:
+            model.fit(make_dataset(done), epochs=1, verbose=0)
+        budgeted_keras.fit(
+            model, make_dataset(4), 10, initial_epoch=epoch, verbose=0
+        )
+        self.assertEqual(updates_of(model.optimizer), 10)
+
     def test_steps_per_epoch_with_repeated_dataset(self):
         model = sgd_model(schedules.Linear(LR0, 9))
         recorder = Recorder()

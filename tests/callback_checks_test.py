@@ -55,6 +55,25 @@ class CheckCallbacksTest(parameterized.TestCase):
                     )
 
     @parameterized.named_parameters(*_rate_setting_callbacks())
+    def test_rejected_inside_a_callback_list(self, make_callback):
+        optimizer = keras.optimizers.SGD(schedules.Linear(LR0, 10))
+        history = keras.callbacks.History()
+        for name, callbacks in (
+            ("callback_list", keras.callbacks.CallbackList([make_callback()])),
+            (
+                "nested",
+                [history, keras.callbacks.CallbackList([make_callback()])],
+            ),
+        ):
+            with self.subTest(callbacks=name):
+                with self.assertRaisesRegex(ValueError, "`callbacks`"):
+                    callbacks_lib.check_callbacks(callbacks, optimizer)
+        checked = callbacks_lib.check_callbacks(
+            keras.callbacks.CallbackList([history]), optimizer
+        )
+        self.assertEqual(checked, [history])
+
+    @parameterized.named_parameters(*_rate_setting_callbacks())
     def test_fit_fails_before_training(self, make_callback):
         model = sgd_model(schedules.Linear(LR0, 10))
         recorder = Recorder()
