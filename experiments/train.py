@@ -21,6 +21,7 @@ each with its TFDS datasets and model configurations (README, "Tasks"):
 from absl import app
 from absl import flags
 
+import budgeted_keras as bk
 from experiments import train_flags
 from experiments import train_lib
 
@@ -35,7 +36,12 @@ def main(argv):
         experiment = train_lib.prepare(train_flags.config_from_flags())
     except ValueError as error:
         raise app.UsageError(str(error)) from error
-    train_lib.train_and_evaluate(experiment)
+    try:
+        train_lib.train_and_evaluate(experiment)
+    except bk.callbacks.NonFiniteLossError as error:
+        # A diverged run is an outcome of its settings, not a crash: one
+        # line and exit status 1, no traceback.
+        raise SystemExit(f"Training diverged: {error}") from None
 
 
 if __name__ == "__main__":

@@ -141,6 +141,17 @@ class TrainMainTest(parameterized.TestCase):
         # Not TFDS's whole catalogue of datasets.
         self.assertLess(len(str(raised.exception)), 400)
 
+    def test_divergence_ends_with_one_line_and_status_1(self):
+        with flagsaver.flagsaver(
+            output_dir=self.create_tempdir().full_path,
+            learning_rate=1e6,
+            verbose="0",
+        ):
+            with self.assertRaisesRegex(
+                SystemExit, "^Training diverged: .*non-finite"
+            ):
+                train.main(["train"])
+
     def test_help_lists_the_run_flags(self):
         help_text = FLAGS.module_help(train)
         for name in ("--budget", "--schedule", "--task", "--learning_rate"):
