@@ -30,19 +30,12 @@ from keras import ops
 import budgeted_keras as bk
 from budgeted_keras.schedules import base
 from experiments import config as config_lib
+from experiments import sweep_results
 
-BASELINES = ("offshelf", "subsample", "adam", "adamw", "onecycle", "sgdr")
-DESCRIPTIONS = {
-    "offshelf": "off-the-shelf step, cut short",
-    "subsample": "step on a data subset",
-    "adam": "Adam, lr 1e-3",
-    "adamw": "AdamW, lr 1e-3",
-    "onecycle": "one-cycle",
-    "sgdr": "cosine with warm restarts",
-}
-# Baselines whose 100% run is, by definition, the same run as `step` at 100%
-# (the full-length schedule on all the data); the sweep does not repeat them.
-SAME_AS_STEP_AT_FULL_BUDGET = ("offshelf", "subsample")
+# The names, their report labels and the baselines whose 100% run is the
+# `step` run live in `sweep_results`, which the report reads without Keras.
+BASELINES = sweep_results.BASELINES
+SAME_AS_STEP_AT_FULL_BUDGET = sweep_results.SAME_AS_STEP_AT_FULL_BUDGET
 ADAM_LEARNING_RATE = 1e-3
 ADAMW_WEIGHT_DECAY = 0.004
 

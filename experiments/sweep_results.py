@@ -35,7 +35,8 @@ LABELS = {
 CLASSIFICATION = "classification"
 # The primary metric of results that do not name one (classification).
 DEFAULT_METRIC = "accuracy"
-# At 100% these baselines are the `step` run itself; the sweep skips them.
+# At 100% these baselines are, by definition, the `step` run itself (the
+# full-length schedule on all the data); the sweep does not repeat them.
 SAME_AS_STEP_AT_FULL_BUDGET = ("offshelf", "subsample")
 
 
