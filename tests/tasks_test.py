@@ -22,6 +22,7 @@ from absl.testing import parameterized
 from budgeted_keras import data as data_lib
 from budgeted_keras import models as models_lib
 from budgeted_keras import tasks
+from budgeted_keras.tasks import base
 from budgeted_keras.tasks import detection
 from budgeted_keras.tasks import segmentation
 from budgeted_keras.tasks import video
@@ -73,6 +74,8 @@ class RegistryTest(parameterized.TestCase):
         self.assertNotEmpty(standard)
         for config in standard:
             self.assertGreater(config.full_epochs, 0)
+            self.assertIsInstance(config.recipe, base.Recipe)
+        self.assertIn(task.model_config(task.standard_model), standard)
 
     @parameterized.parameters(
         ("segmentation", "cnn"), ("detection", "deeplabv3plus")

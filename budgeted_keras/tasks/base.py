@@ -21,6 +21,30 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 @dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The training settings of a standard recipe, as run settings name them.
+
+    Attributes:
+        batch_size: Python int, examples per batch.
+        learning_rate: Python float, the base (peak) learning rate.
+        weight_decay: Python float, decoupled weight decay.
+        optimizer: Python str, "sgd" (always with momentum 0.9), "adam" or
+            "adamw".
+        warmup_fraction: Python float, warmup as a fraction of the budget.
+    """
+
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    optimizer: str = "sgd"
+    warmup_fraction: float = 0.0
+
+    def settings(self):
+        """The recipe as a dict of `experiments.config.TrainConfig` fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """A named model configuration of a task and its standard recipe.
 
@@ -34,11 +58,8 @@ class ModelConfig:
             (None for the small configurations used by CPU tests).
         full_epochs: Optional Python float, that budget in epochs (the
             `--full_epochs` value that reproduces it).
-        recipe: Dict of the standard recipe's training settings, named as
-            `experiments.config.TrainConfig` fields (`batch_size`,
-            `learning_rate`, `optimizer`, `weight_decay`, and
-            `warmup_fraction` where it warms up); empty for the small
-            configurations. SGD always has momentum 0.9.
+        recipe: The `Recipe` of the standard recipe's training settings;
+            None for the small configurations.
     """
 
     name: str
@@ -47,7 +68,7 @@ class ModelConfig:
     options: dict = dataclasses.field(default_factory=dict)
     full_budget: str = None
     full_epochs: float = None
-    recipe: dict = dataclasses.field(default_factory=dict)
+    recipe: Recipe = None
 
 
 @dataclasses.dataclass(frozen=True)

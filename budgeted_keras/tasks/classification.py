@@ -19,9 +19,7 @@ from budgeted_keras import metrics as metrics_lib
 from budgeted_keras import models as models_lib
 from budgeted_keras.tasks import base
 
-_IMAGENET_SETTINGS = dict(
-    batch_size=256, learning_rate=0.1, optimizer="sgd", weight_decay=1e-4
-)
+_IMAGENET_SETTINGS = base.Recipe(256, 0.1, 1e-4)
 _IMAGENET_RECIPE = (
     "SGD momentum 0.9, lr 0.1, batch 256, weight decay 1e-4, step decay "
     "x0.1 at 1/3 and 2/3"
@@ -62,12 +60,7 @@ class Classification(base.Task):
                 "5e-4"
             ),
             full_epochs=200,
-            recipe=dict(
-                batch_size=128,
-                learning_rate=0.1,
-                optimizer="sgd",
-                weight_decay=5e-4,
-            ),
+            recipe=base.Recipe(128, 0.1, 5e-4),
         ),
         "resnet18": base.ModelConfig(
             "resnet18",

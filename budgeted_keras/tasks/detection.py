@@ -81,12 +81,7 @@ class Detection(base.Task):
             ),
             full_budget=_STANDARD_BUDGET,
             full_epochs=12.17,
-            recipe=dict(
-                batch_size=16,
-                learning_rate=0.01,
-                optimizer="sgd",
-                weight_decay=1e-4,
-            ),
+            recipe=base.Recipe(16, 0.01, 1e-4),
         ),
         "yolov8_small": base.ModelConfig(
             "yolov8_small",
@@ -122,12 +117,7 @@ class Detection(base.Task):
                 "5e-4, linear decay"
             ),
             full_epochs=500,
-            recipe=dict(
-                batch_size=64,
-                learning_rate=0.01,
-                optimizer="sgd",
-                weight_decay=5e-4,
-            ),
+            recipe=base.Recipe(64, 0.01, 5e-4),
         ),
     }
     default_model = "retinanet_small"

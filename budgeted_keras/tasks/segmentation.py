@@ -119,12 +119,7 @@ class Segmentation(base.Task):
                 "poly 0.9"
             ),
             full_epochs=215,
-            recipe=dict(
-                batch_size=8,
-                learning_rate=0.01,
-                optimizer="sgd",
-                weight_decay=5e-4,
-            ),
+            recipe=base.Recipe(8, 0.01, 5e-4),
         ),
     }
     default_model = "deeplabv3plus_small"

@@ -79,12 +79,8 @@ class Video(base.Task):
                 "2.5-epoch warmup"
             ),
             full_epochs=30,
-            recipe=dict(
-                batch_size=64,
-                learning_rate=1e-3,
-                optimizer="adamw",
-                weight_decay=0.02,
-                warmup_fraction=2.5 / 30,
+            recipe=base.Recipe(
+                64, 1e-3, 0.02, optimizer="adamw", warmup_fraction=2.5 / 30
             ),
         ),
     }
