@@ -1,7 +1,7 @@
 """The data and models a budget sweep shares across its runs.
 
-`load_data` loads a sweep's data once (classification data is cached in
-memory) for every run; `build_model` builds the model of a run through the
+`load_data` loads a sweep's data once for every run (`Task.shared` keeps
+small fixed-size images in memory); `build_model` builds the model of a run through the
 sweep's task (`budgeted_keras.tasks`); `subset` draws the examples of the
 `subsample` baseline.
 """
@@ -13,44 +13,48 @@ import tensorflow as tf
 
 import budgeted_keras as bk
 from budgeted_keras import tasks as tasks_lib
-from experiments import sweep_config
-
-# Evaluation batch of classification; the other tasks evaluate at the
-# training batch size (their images are far larger).
-EVAL_BATCH_SIZE = 500
 
 
 @dataclasses.dataclass
 class Data:
-    """The data every run of a sweep shares, loaded (and cached) once.
+    """The data every run of a sweep shares, loaded once.
 
     Attributes:
         task: The `budgeted_keras.tasks` task of the sweep.
-        splits: Its unbatched `data.Splits`; `splits.train` is `train`.
-        train: Unbatched training examples (cached in memory for
-            classification).
-        train_size, validation, test: The number of training examples and
-            the batched evaluation sets (`validation` may be None).
+        splits: Its unbatched `data.Splits`, the training split prepared
+            for many runs (`Task.shared`).
+        validation, test: The batched evaluation sets (`validation` may be
+            None).
         gradient_sample, gradient_sample_size: The batched, unaugmented
             sample the gradient norm is measured on, and its size.
         full_budget: The 100% `budgeted_keras.Budget`.
-        description: Python str, where the data came from.
     """
 
     task: object
     splits: object
-    train: tf.data.Dataset
-    train_size: int
     validation: tf.data.Dataset
     test: tf.data.Dataset
     gradient_sample: tf.data.Dataset
     gradient_sample_size: int
     full_budget: bk.Budget
-    description: str
+
+    @property
+    def train(self):
+        """Unbatched training examples."""
+        return self.splits.train
+
+    @property
+    def train_size(self):
+        return self.splits.train_size
+
+    @property
+    def description(self):
+        """Python str, where the data came from."""
+        return self.splits.description
 
 
 def load_data(settings):
-    """Loads and caches the data of `settings` (a `Settings`) for all runs.
+    """Loads the data of `settings` (a `Settings`) once for all runs.
 
     The gradient-norm sample is the first `grad_norm_examples` training
     examples (all of them for 0), unaugmented, in batches of the training
@@ -67,14 +71,9 @@ def load_data(settings):
         validation_size=settings.validation_size,
         train_subset=settings.train_subset,
     )
-    train = splits.train
-    eval_batch_size = settings.batch_size
-    if task.name == sweep_config.CLASSIFICATION:
-        eval_batch_size = EVAL_BATCH_SIZE
-        train = train.cache()
-        for _ in train:  # Fills the cache: later runs read from memory.
-            pass
+    train = task.shared(splits.train)
     splits = dataclasses.replace(splits, train=train)
+    eval_batch_size = task.eval_batch_size or settings.batch_size
     full = bk.Budget(
         epochs=settings.full_epochs,
         steps_per_epoch=task.steps_per_epoch(train, settings.batch_size),
@@ -88,8 +87,6 @@ def load_data(settings):
     return Data(
         task=task,
         splits=splits,
-        train=train,
-        train_size=splits.train_size,
         validation=(
             None
             if splits.validation is None
@@ -99,7 +96,6 @@ def load_data(settings):
         gradient_sample=batches(train.take(sample_size), settings.batch_size),
         gradient_sample_size=sample_size,
         full_budget=full,
-        description=splits.description,
     )
 
 

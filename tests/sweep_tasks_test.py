@@ -14,6 +14,7 @@ import json
 import os
 from unittest import mock
 
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import app
 from absl import flags
@@ -297,6 +298,25 @@ class ChoicesTest(parameterized.TestCase):
         bad = dataclasses.replace(config, schedules=("tan",))
         with self.assertRaisesRegex(ValueError, "htd, inv, poly, tanh"):
             sweep_config.validate(bad)
+
+
+class SharedSplitTest(absltest.TestCase):
+    def test_only_fixed_size_images_are_held_in_memory(self):
+        task = tasks.get("classification")
+        images = tf.data.Dataset.from_tensor_slices(
+            (tf.zeros((3, 8, 8, 1)), tf.zeros(3, "int64"))
+        )
+        self.assertIsInstance(task.shared(images), type(images.cache()))
+        # Sizes that depend on the example: unknown to the dataset.
+        variable = images.map(
+            lambda x, y: (
+                tf.image.resize(x, [8 + tf.cast(y, "int32"), 8]),
+                y,
+            )
+        )
+        self.assertIs(task.shared(variable), variable)
+        for name in OTHER_TASKS:
+            self.assertIs(tasks.get(name).shared(images), images)
 
 
 if __name__ == "__main__":

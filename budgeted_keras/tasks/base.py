@@ -104,6 +104,8 @@ class Task:
         default_model: Python str, the small configuration.
         standard_model: Python str, the standard configuration (one with
             a `full_budget` and a `recipe`).
+        eval_batch_size: Python int, the batch of evaluation passes that
+            repeat over many runs (a sweep's); None: the training batch.
     """
 
     name = None
@@ -114,6 +116,7 @@ class Task:
     configs = {}
     default_model = None
     standard_model = None
+    eval_batch_size = None
 
     def model_names(self):
         """The model names this task builds."""
@@ -272,6 +275,14 @@ class Task:
             shuffle_seed=seed,
             augment=augment,
         ).repeat()
+
+    def shared(self, split):
+        """`split` prepared to be read again by many runs (a sweep's).
+
+        By default it is read again from its files each time; tasks whose
+        examples are small enough keep them in memory instead.
+        """
+        return split
 
     def steps_per_epoch(self, split, batch_size):
         """Batches in one pass over an unbatched split of known size."""

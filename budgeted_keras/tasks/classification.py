@@ -86,6 +86,7 @@ class Classification(base.Task):
         ),
     }
     default_model = "cnn"
+    eval_batch_size = 500
     standard_model = "cifar_resnet18"
 
     def dataset_spec(self, dataset):
@@ -143,6 +144,16 @@ class Classification(base.Task):
             shuffle_seed=shuffle_seed,
             augment=augment,
         )
+
+    def shared(self, split):
+        # Fixed-size images (digits, CIFAR) are decoded once and held in
+        # memory; variable-size ones (ImageNet) are far too large for that.
+        if not _fixed_size(split):
+            return split
+        split = split.cache()
+        for _ in split:  # Fills the cache: later reads come from memory.
+            pass
+        return split
 
     def training_stream(
         self, split, batch_size, *, model, seed, augment=False, start_epoch=0
